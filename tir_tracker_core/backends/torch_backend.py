@@ -1,0 +1,44 @@
+"""PyTorch backend: eager model, batched over targets, on the caller's device."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..errors import BackendUnavailableError
+from .base import BACKENDS
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise BackendUnavailableError(f"device {device!r} asked for but CUDA is not available; "
+                                      "use device 'cpu'")
+    return dev
+
+
+@BACKENDS.register("torch")
+class TorchBackend:
+    name = "torch"
+
+    def __init__(self, model: torch.nn.Module, device: str = "cpu", threads: int | None = None) -> None:
+        self._dev = resolve_device(device)
+        self.device = str(self._dev)
+        if threads:
+            torch.set_num_threads(threads)
+        self.model = model.to(self._dev).eval()
+
+    @torch.inference_mode()
+    def template(self, crops: np.ndarray) -> list[Any]:
+        zf = self.model.backbone(torch.from_numpy(crops).to(self._dev))
+        return list(zf)
+
+    @torch.inference_mode()
+    def track(self, feats: list[Any], crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        xf = self.model.backbone(torch.from_numpy(crops).to(self._dev))
+        cls, loc = self.model.head(torch.stack(feats), xf)
+        return cls.float().cpu().numpy(), loc.float().cpu().numpy()

@@ -1,0 +1,268 @@
+"""Frozen dataclass configs, and strict conversion from YAML / dicts at the edges.
+
+Every config is a frozen dataclass passed into the constructor that needs it; there is no
+global config. ``from_dict`` rejects unknown keys and wrong types and names the valid keys.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import yaml
+
+from .errors import ConfigError
+
+T = TypeVar("T")
+
+
+# --------------------------------------------------------------------------- model
+
+
+@dataclass(frozen=True)
+class BlockSpec:
+    """One inverted-residual block of the backbone, with explicit channel counts.
+
+    Explicit counts (rather than a width multiplier alone) let a structurally pruned network
+    be described, saved and rebuilt by the same code.
+    """
+
+    kernel: int
+    hidden: int  # expansion channels (== input channels means no expansion conv)
+    out: int
+    se: int  # squeeze-excite bottleneck channels; 0 disables SE
+    hswish: bool
+    stride: int
+
+
+@dataclass(frozen=True)
+class BackboneConfig:
+    stem: int = 16
+    blocks: tuple[BlockSpec, ...] = ()
+
+    @property
+    def out_channels(self) -> int:
+        return self.blocks[-1].out if self.blocks else self.stem
+
+
+@dataclass(frozen=True)
+class TowerLayer:
+    kernel: int
+    channels: int
+
+
+@dataclass(frozen=True)
+class HeadConfig:
+    """Anchor-free (BAN) head on top of pixel-wise (and optionally depth-wise) correlation.
+
+    ``style``: ``"pw"`` pixel-wise correlation only (NanoTrack v1/v2 style) or ``"pwdw"``
+    pixel-wise + depth-wise correlation fused by 1x1 convs (NanoTrack v3 style).
+    """
+
+    style: Literal["pw", "pwdw"] = "pw"
+    in_channels: int = 48
+    corr_channels: int = 48  # 1x1 projections before correlation; 0 = none (v1)
+    shared_corr: bool = False  # one correlation branch feeds both towers (v1)
+    template_positions: int = 64  # template feature map h*w = pixel-wise corr channels
+    pw_post_conv: bool = False  # dw2x2 + pw conv after the channel attention (v3)
+    tower_style: Literal["dw_pw_bn", "dw_bn_pw_bn"] = "dw_pw_bn"
+    cls_tower: tuple[TowerLayer, ...] = ()
+    bbox_tower: tuple[TowerLayer, ...] = ()
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything needed to rebuild a Siamese tracker network."""
+
+    name: str = "siamese"
+    backbone: BackboneConfig = field(default_factory=BackboneConfig)
+    head: HeadConfig = field(default_factory=HeadConfig)
+    exemplar_size: int = 127
+    instance_size: int = 255
+    stride: int = 16
+    score_size: int = 16
+    # pixel scale of network input: images are fed as float BGR in [0, input_scale]
+    input_scale: float = 255.0
+
+
+# --------------------------------------------------------------------------- runtime
+
+
+@dataclass(frozen=True)
+class FrameConfig:
+    """How incoming frames are turned into the 8-bit 3-channel image the network sees."""
+
+    mono16_mode: Literal["percentile", "fixed"] = "percentile"
+    percentile_low: float = 1.0
+    percentile_high: float = 99.5
+    fixed_min: float = 0.0
+    fixed_max: float = 65535.0
+    float_mode: Literal["percentile", "unit"] = "percentile"  # "unit": floats already in [0,1]
+    rgb_order: Literal["bgr", "rgb"] = "bgr"  # channel order of 3-channel input frames
+
+
+@dataclass(frozen=True)
+class TrackerConfig:
+    """Siamese post-processing and multi-target bookkeeping."""
+
+    window_influence: float = 0.490
+    penalty_k: float = 0.150
+    lr: float = 0.385
+    context_amount: float = 0.5
+    lost_threshold: float = 0.25  # score under which a frame counts as a miss
+    lost_patience: int = 5  # consecutive misses before a target is reported lost
+    max_targets: int = 32
+    min_size: float = 4.0  # boxes never shrink below this many pixels
+
+
+# --------------------------------------------------------------------------- conversion
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+
+
+def _convert(value: Any, tp: Any, where: str) -> Any:
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if tp is Any:
+        return value
+    if dataclasses.is_dataclass(tp):
+        if isinstance(value, tp):
+            return value
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a mapping for {tp.__name__}, got {value!r}")
+        return from_dict(tp, value, where)
+    if origin is Literal:
+        if value not in args:
+            raise ConfigError(f"{where}: {value!r} is not one of {', '.join(map(repr, args))}")
+        return value
+    if origin in (typing.Union, types.UnionType):
+        errors = []
+        if value is None and type(None) in args:
+            return None
+        for a in args:
+            if a is type(None):
+                continue
+            try:
+                return _convert(value, a, where)
+            except ConfigError as e:
+                errors.append(str(e))
+        raise ConfigError("; ".join(errors))
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_convert(v, args[0], f"{where}[{i}]") for i, v in enumerate(value))
+        if len(args) != len(value):
+            raise ConfigError(f"{where}: expected {len(args)} values, got {len(value)}")
+        return tuple(_convert(v, a, f"{where}[{i}]") for i, (v, a) in enumerate(zip(args, value)))
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
+        return {str(k): _convert(v, args[1], f"{where}.{k}") for k, v in value.items()}
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true/false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected a string, got {value!r}")
+        return value
+    if tp is Path:
+        if not isinstance(value, (str, Path)):
+            raise ConfigError(f"{where}: expected a path, got {value!r}")
+        return Path(value)
+    raise ConfigError(f"{where}: unsupported config type {_type_name(tp)}")
+
+
+def from_dict(cls: type[T], data: dict[str, Any] | None, where: str | None = None) -> T:
+    """Build dataclass ``cls`` from ``data``, rejecting unknown keys and wrong types."""
+    where = where or cls.__name__
+    data = dict(data or {})
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}  # type: ignore[arg-type]
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown key(s) {', '.join(unknown)}; valid keys: {', '.join(fields)}"
+        )
+    kwargs = {k: _convert(v, hints[k], f"{where}.{k}") for k, v in data.items()}
+    try:
+        return cls(**kwargs)
+    except TypeError as e:  # missing required fields
+        raise ConfigError(f"{where}: {e}") from None
+
+
+def to_dict(cfg: Any) -> Any:
+    """Plain JSON/YAML-serialisable form of a (nested) config dataclass."""
+    if dataclasses.is_dataclass(cfg):
+        return {f.name: to_dict(getattr(cfg, f.name)) for f in dataclasses.fields(cfg)}
+    if isinstance(cfg, (list, tuple)):
+        return [to_dict(v) for v in cfg]
+    if isinstance(cfg, dict):
+        return {k: to_dict(v) for k, v in cfg.items()}
+    if isinstance(cfg, Path):
+        return str(cfg)
+    return cfg
+
+
+def replace(cfg: T, overrides: dict[str, Any] | None) -> T:
+    """``dataclasses.replace`` with the same validation as ``from_dict``."""
+    if not overrides:
+        return cfg
+    merged = to_dict(cfg)
+    merged.update(overrides)
+    return from_dict(type(cfg), merged)
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    """Read a YAML mapping, with an error naming the file if it is not one."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        raise ConfigError(f"config file {path} is not valid YAML: {e}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping at the top level")
+    return data
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """Parse a CLI override ``a.b.c=value`` (value read as YAML)."""
+    if "=" not in text:
+        raise ConfigError(f"override {text!r} must look like key.sub=value")
+    key, raw = text.split("=", 1)
+    return key.strip().split("."), yaml.safe_load(raw)
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply ``key.sub=value`` overrides to a nested dict (returns a new dict)."""
+    import copy
+
+    out = copy.deepcopy(data)
+    for ov in overrides:
+        keys, value = parse_override(ov)
+        node = out
+        for k in keys[:-1]:
+            node = node.setdefault(k, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"override {ov!r}: {k} is not a section")
+        node[keys[-1]] = value
+    return out

@@ -1,0 +1,291 @@
+"""Multi-target Siamese tracking runtime.
+
+One batched backbone + head pass per frame covers every target. The tracker owns all state
+(template features, target boxes, miss counters); the network and the backend hold none.
+Post-processing follows the standard Siamese recipe (NanoTrack / pysot): cosine window,
+scale- and aspect-change penalty, box smoothing with a score-scaled learning rate, and
+clipping to the image.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import cv2
+import numpy as np
+
+from ..backends.base import Backend
+from ..config import FrameConfig, ModelConfig, TrackerConfig
+from ..errors import InvalidBoxError, InvalidFrameError, TrackerInputError, UnknownTargetError
+from .frames import to_bgr8
+from .types import Box, Track, TrackState
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Target:
+    id: int
+    center: np.ndarray  # (2,) float64 cx, cy
+    size: np.ndarray  # (2,) float64 w, h
+    feat: Any
+    avg: tuple[float, float, float]
+    score: float = 1.0
+    misses: int = 0
+    age: int = 0
+    state: TrackState = TrackState.TRACKED
+
+
+@dataclass
+class Timing:
+    """Wall-clock split of the last ``update`` call, in milliseconds."""
+
+    preprocess_ms: float = 0.0
+    network_ms: float = 0.0
+    postprocess_ms: float = 0.0
+    extra: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def total_ms(self) -> float:
+        return self.preprocess_ms + self.network_ms + self.postprocess_ms
+
+
+def crop_batch(img: np.ndarray, centers: np.ndarray, sizes: np.ndarray, out: int,
+               avgs: Sequence[tuple[float, float, float]]) -> np.ndarray:
+    """Square crops of side ``sizes[i]`` centred on ``centers[i]``, resized to ``out``.
+
+    Pixels outside the image take the target's mean colour. Same geometry as pysot's
+    ``get_subwindow`` (integer-aligned window, bilinear resize), done as one affine warp.
+    Returns (N, 3, out, out) float32.
+    """
+    n = len(centers)
+    batch = np.empty((n, 3, out, out), np.float32)
+    for i in range(n):
+        sz = float(sizes[i])
+        c = (sz + 1) / 2
+        xmin = math.floor(centers[i][0] - c + 0.5)
+        ymin = math.floor(centers[i][1] - c + 0.5)
+        s = out / sz
+        m = np.array([[s, 0, s * (0.5 - xmin) - 0.5], [0, s, s * (0.5 - ymin) - 0.5]], np.float64)
+        crop = cv2.warpAffine(img, m, (out, out), flags=cv2.INTER_LINEAR,
+                              borderMode=cv2.BORDER_CONSTANT, borderValue=avgs[i])
+        batch[i] = crop.transpose(2, 0, 1)
+    return batch
+
+
+def validate_box(box: Sequence[float], width: int, height: int) -> np.ndarray:
+    """Check one (x, y, w, h) box against an image; returns it clipped to the image."""
+    try:
+        b = np.asarray(box, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        raise InvalidBoxError(f"box {box!r} is not 4 numbers (x, y, w, h)") from None
+    if b.size != 4:
+        raise InvalidBoxError(f"box {box!r} has {b.size} values; give (x, y, w, h)")
+    if not np.all(np.isfinite(b)):
+        raise InvalidBoxError(f"box {tuple(b)} contains NaN or inf; give finite pixel values")
+    x, y, w, h = b
+    if w <= 0 or h <= 0:
+        raise InvalidBoxError(f"box {tuple(b)} has zero or negative size; w and h must be > 0")
+    x1, y1 = max(x, 0.0), max(y, 0.0)
+    x2, y2 = min(x + w, float(width)), min(y + h, float(height))
+    if x2 - x1 < 1 or y2 - y1 < 1:
+        raise InvalidBoxError(f"box {tuple(b)} lies outside the {width}x{height} image; give a "
+                              "box that overlaps the image by at least one pixel")
+    return np.array([x1, y1, x2 - x1, y2 - y1])
+
+
+class Tracker:
+    """Track several targets in a video with one batched network pass per frame.
+
+    Boxes are ``(x, y, w, h)`` in pixels with ``(x, y)`` the top-left corner. Bad input raises
+    a ``TrackerInputError`` subclass and leaves the tracker state unchanged.
+    """
+
+    def __init__(self, backend: Backend, model_cfg: ModelConfig,
+                 cfg: TrackerConfig | None = None, frame_cfg: FrameConfig | None = None) -> None:
+        self.backend = backend
+        self.model_cfg = model_cfg
+        self.cfg = cfg or TrackerConfig()
+        self.frame_cfg = frame_cfg or FrameConfig()
+        s = model_cfg.score_size
+        hann = np.hanning(s)
+        self._window = np.outer(hann, hann).reshape(-1)
+        ori = -(s // 2) * model_cfg.stride
+        grid = ori + model_cfg.stride * np.arange(s, dtype=np.float64)
+        gx, gy = np.meshgrid(grid, grid)
+        self._points = np.stack([gx.reshape(-1), gy.reshape(-1)], axis=1)  # (S*S, 2)
+        self._targets: dict[int, _Target] = {}
+        self._next_id = 1
+        self._frame_sig: tuple[tuple[int, ...], np.dtype] | None = None
+        self.timing = Timing()
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def num_targets(self) -> int:
+        return len(self._targets)
+
+    @property
+    def backend_name(self) -> str:
+        return self.backend.name
+
+    @property
+    def device(self) -> str:
+        return self.backend.device
+
+    @property
+    def ids(self) -> list[int]:
+        return list(self._targets)
+
+    # ------------------------------------------------------------------ frames
+    def _prepare(self, frame: np.ndarray) -> np.ndarray:
+        if not isinstance(frame, np.ndarray):
+            raise InvalidFrameError(f"frame must be a numpy array, got {type(frame).__name__}")
+        sig = (frame.shape, frame.dtype)
+        if self._frame_sig is not None and sig != self._frame_sig:
+            raise InvalidFrameError(
+                f"frame changed from {self._frame_sig[0]} {self._frame_sig[1]} to {frame.shape} "
+                f"{frame.dtype} mid-sequence; call reset() (or init()) to start at the new format")
+        img = to_bgr8(frame, self.frame_cfg)
+        return img
+
+    # ------------------------------------------------------------------ targets
+    def _context(self, size: np.ndarray) -> float:
+        ctx = self.cfg.context_amount * float(size.sum())
+        return math.sqrt((size[0] + ctx) * (size[1] + ctx))
+
+    def _make_targets(self, img: np.ndarray, boxes: Sequence[Box]) -> list[_Target]:
+        h, w = img.shape[:2]
+        valid = [validate_box(b, w, h) for b in boxes]
+        if not valid:
+            return []
+        if self.num_targets + len(valid) > self.cfg.max_targets:
+            raise TrackerInputError(
+                f"{self.num_targets} targets held, {len(valid)} more asked, max_targets is "
+                f"{self.cfg.max_targets}; remove targets or raise max_targets")
+        centers = np.array([[b[0] + (b[2] - 1) / 2, b[1] + (b[3] - 1) / 2] for b in valid])
+        sizes = np.array([[b[2], b[3]] for b in valid])
+        # pysot convention: pad crops with the mean colour of the whole frame
+        avg = tuple(float(v) for v in img.reshape(-1, 3).mean(0))
+        avgs = [avg] * len(valid)
+        s_z = np.array([round(self._context(s)) for s in sizes], np.float64)
+        crops = crop_batch(img, centers, s_z, self.model_cfg.exemplar_size, avgs)
+        feats = self.backend.template(crops)
+        out = []
+        for c, s, f, a in zip(centers, sizes, feats, avgs):
+            out.append(_Target(id=self._next_id, center=c, size=s, feat=f, avg=a))
+            self._next_id += 1
+        return out
+
+    def init(self, frame: np.ndarray, boxes: Sequence[Box]) -> list[int]:
+        """Start over on ``frame`` with ``boxes``; returns the new target ids."""
+        self._frame_sig = None
+        img = self._prepare(frame)
+        saved, self._targets = self._targets, {}
+        try:
+            new = self._make_targets(img, list(boxes))
+        except TrackerInputError:
+            self._targets = saved
+            raise
+        self._targets = {t.id: t for t in new}
+        self._frame_sig = (frame.shape, frame.dtype)
+        return [t.id for t in new]
+
+    def add(self, frame: np.ndarray, boxes: Sequence[Box]) -> list[int]:
+        """Add targets given on ``frame`` (same format as the running sequence)."""
+        img = self._prepare(frame)
+        new = self._make_targets(img, list(boxes))
+        self._targets.update({t.id: t for t in new})
+        if self._frame_sig is None:
+            self._frame_sig = (frame.shape, frame.dtype)
+        return [t.id for t in new]
+
+    def remove(self, ids: Iterable[int]) -> None:
+        ids = list(ids)
+        unknown = [i for i in ids if i not in self._targets]
+        if unknown:
+            raise UnknownTargetError(f"unknown target id(s) {unknown}; held ids: {self.ids}")
+        for i in ids:
+            del self._targets[i]
+
+    def reset(self) -> None:
+        """Drop every target and forget the frame format."""
+        self._targets.clear()
+        self._frame_sig = None
+
+    # ------------------------------------------------------------------ tracking
+    def update(self, frame: np.ndarray) -> tuple[Track, ...]:
+        """Track every target into ``frame``; returns one ``Track`` per target."""
+        t0 = time.perf_counter()
+        img = self._prepare(frame)
+        targets = list(self._targets.values())
+        if not targets:
+            self.timing = Timing(preprocess_ms=(time.perf_counter() - t0) * 1e3)
+            return ()
+        mc = self.model_cfg
+        sizes = np.stack([t.size for t in targets])
+        s_z = np.sqrt(np.prod(sizes + self.cfg.context_amount * sizes.sum(1, keepdims=True), 1))
+        scale_z = mc.exemplar_size / s_z
+        s_x = np.round(s_z * (mc.instance_size / mc.exemplar_size))
+        crops = crop_batch(img, np.stack([t.center for t in targets]), s_x, mc.instance_size,
+                           [t.avg for t in targets])
+        t1 = time.perf_counter()
+        cls, loc = self.backend.track([t.feat for t in targets], crops)
+        t2 = time.perf_counter()
+        tracks = self._postprocess(targets, cls, loc, scale_z, img.shape[1], img.shape[0])
+        t3 = time.perf_counter()
+        self.timing = Timing((t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3)
+        return tracks
+
+    def _postprocess(self, targets: list[_Target], cls: np.ndarray, loc: np.ndarray,
+                     scale_z: np.ndarray, width: int, height: int) -> tuple[Track, ...]:
+        cfg = self.cfg
+        n = len(targets)
+        logits = cls.reshape(n, 2, -1)
+        score = 1.0 / (1.0 + np.exp(logits[:, 0] - logits[:, 1]))  # softmax, foreground
+        d = loc.reshape(n, 4, -1).astype(np.float64)
+        px, py = self._points[:, 0], self._points[:, 1]
+        x1, y1, x2, y2 = px - d[:, 0], py - d[:, 1], px + d[:, 2], py + d[:, 3]
+        pcx, pcy, pw, ph = (x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1
+
+        size = np.stack([t.size for t in targets])  # (n, 2)
+        def sz(w: np.ndarray, h: np.ndarray) -> np.ndarray:
+            pad = (w + h) * 0.5
+            return np.sqrt(np.maximum((w + pad) * (h + pad), 1e-12))
+
+        def change(r: np.ndarray) -> np.ndarray:
+            return np.maximum(r, 1.0 / r)
+
+        tw, th = size[:, 0:1] * scale_z[:, None], size[:, 1:2] * scale_z[:, None]
+        s_c = change(sz(pw, ph) / sz(tw, th))
+        r_c = change((tw / th) / np.maximum(pw / np.maximum(ph, 1e-6), 1e-6))
+        penalty = np.exp(-(r_c * s_c - 1) * cfg.penalty_k)
+        pscore = penalty * score * (1 - cfg.window_influence) + self._window * cfg.window_influence
+        best = np.argmax(pscore, axis=1)
+        rows = np.arange(n)
+        best_score = score[rows, best]
+        lr = penalty[rows, best] * best_score * cfg.lr
+
+        out = []
+        for i, t in enumerate(targets):
+            t.age += 1
+            t.score = float(best_score[i])
+            t.misses = t.misses + 1 if t.score < cfg.lost_threshold else 0
+            t.state = TrackState.LOST if t.misses >= cfg.lost_patience else TrackState.TRACKED
+            if t.state is TrackState.TRACKED:
+                j = best[i]
+                cx = t.center[0] + pcx[i, j] / scale_z[i]
+                cy = t.center[1] + pcy[i, j] / scale_z[i]
+                w = t.size[0] * (1 - lr[i]) + pw[i, j] / scale_z[i] * lr[i]
+                h = t.size[1] * (1 - lr[i]) + ph[i, j] / scale_z[i] * lr[i]
+                t.center = np.array([min(max(cx, 0.0), width), min(max(cy, 0.0), height)])
+                t.size = np.array([min(max(w, cfg.min_size), width),
+                                   min(max(h, cfg.min_size), height)])
+            box = (float(t.center[0] - (t.size[0] - 1) / 2), float(t.center[1] - (t.size[1] - 1) / 2),
+                   float(t.size[0]), float(t.size[1]))
+            out.append(Track(id=t.id, box=box, score=t.score, state=t.state, age=t.age))
+        return tuple(out)
