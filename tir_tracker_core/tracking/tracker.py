@@ -182,14 +182,17 @@ class Tracker:
         return out
 
     def init(self, frame: np.ndarray, boxes: Sequence[Box]) -> list[int]:
-        """Start over on ``frame`` with ``boxes``; returns the new target ids."""
-        self._frame_sig = None
-        img = self._prepare(frame)
-        saved, self._targets = self._targets, {}
+        """Start over on ``frame`` with ``boxes``; returns the new target ids.
+
+        On bad input the previous targets and frame format are kept.
+        """
+        saved = self._frame_sig, self._targets
+        self._frame_sig, self._targets = None, {}
         try:
+            img = self._prepare(frame)
             new = self._make_targets(img, list(boxes))
         except TrackerInputError:
-            self._targets = saved
+            self._frame_sig, self._targets = saved
             raise
         self._targets = {t.id: t for t in new}
         self._frame_sig = (frame.shape, frame.dtype)

@@ -1,0 +1,144 @@
+"""Tracker runtime behaviour: multi-target batching, state, lost targets, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tir_tracker_core.api import load_tracker
+from tir_tracker_core.errors import InvalidBoxError, InvalidFrameError, TrackerInputError, UnknownTargetError
+from tir_tracker_core.tracking import TrackState
+
+H, W = 240, 320
+
+
+def blob_frame(centers, t: int, visible=None) -> np.ndarray:
+    """Mono16 frame: warm elliptic blobs on a noisy, slightly structured background."""
+    rng = np.random.default_rng(1000 + t)
+    yy, xx = np.mgrid[0:H, 0:W]
+    f = 7000 + 40 * np.sin(xx / 23.0) + 30 * np.cos(yy / 17.0) + rng.normal(0, 15, (H, W))
+    for k, (cx, cy) in enumerate(centers):
+        if visible is not None and not visible[k]:
+            continue
+        f += 600 * np.exp(-(((xx - cx) / 9.0) ** 2 + ((yy - cy) / 14.0) ** 2))
+    return f.astype(np.uint16)
+
+
+def path(k: int, t: int) -> tuple[float, float]:
+    return 60 + 90 * k + 1.5 * t, 70 + 50 * k + 20 * np.sin(t / 10.0)
+
+
+def box_at(c) -> tuple[float, float, float, float]:
+    return (c[0] - 12, c[1] - 18, 24, 36)
+
+
+@pytest.fixture(scope="module")
+def tracker_factory(shared_data):
+    spec = f"nanotrack:{shared_data / 'weights/nanotrack/v2/nanotrackv2.pth'}"
+    return lambda **kw: load_tracker(spec, **kw)
+
+
+def test_tracks_several_targets_in_one_batch(tracker_factory):
+    tr = tracker_factory()
+    n = 3
+    ids = tr.init(blob_frame([path(k, 0) for k in range(n)], 0), [box_at(path(k, 0)) for k in range(n)])
+    assert ids == [1, 2, 3] and tr.num_targets == 3
+    for t in range(1, 40):
+        tracks = tr.update(blob_frame([path(k, t) for k in range(n)], t))
+    for k, tk in enumerate(tracks):
+        cx, cy = tk.box[0] + tk.box[2] / 2, tk.box[1] + tk.box[3] / 2
+        gx, gy = path(k, 39)
+        assert np.hypot(cx - gx, cy - gy) < 8, (k, tk)
+        assert tk.state is TrackState.TRACKED and tk.age == 39
+
+
+def test_batched_equals_one_by_one(tracker_factory):
+    frames = [blob_frame([path(k, t) for k in range(2)], t) for t in range(12)]
+    joint = tracker_factory()
+    joint.init(frames[0], [box_at(path(k, 0)) for k in range(2)])
+    single = [tracker_factory() for _ in range(2)]
+    for k, s in enumerate(single):
+        s.init(frames[0], [box_at(path(k, 0))])
+    for f in frames[1:]:
+        j = joint.update(f)
+        for k, s in enumerate(single):
+            (one,) = s.update(f)
+            np.testing.assert_allclose(j[k].box, one.box, atol=1e-2)
+
+
+def test_add_remove_reset(tracker_factory):
+    tr = tracker_factory()
+    f0 = blob_frame([path(0, 0), path(1, 0)], 0)
+    (a,) = tr.init(f0, [box_at(path(0, 0))])
+    (b,) = tr.add(f0, [box_at(path(1, 0))])
+    assert (a, b) == (1, 2)
+    assert [t.id for t in tr.update(blob_frame([path(0, 1), path(1, 1)], 1))] == [1, 2]
+    tr.remove([a])
+    assert [t.id for t in tr.update(blob_frame([path(0, 2), path(1, 2)], 2))] == [2]
+    with pytest.raises(UnknownTargetError, match="held ids"):
+        tr.remove([a])
+    tr.reset()
+    assert tr.num_targets == 0 and tr.update(np.zeros((100, 100), np.uint8)) == ()
+
+
+def test_target_that_vanishes_is_reported_lost():
+    # the shipped model is trained with target-free search crops, so its score falls when the
+    # target is gone (an RGB model's softmax score stays high on thermal clutter)
+    tr = load_tracker("default", tracker={"lost_patience": 3})
+    tr.init(blob_frame([path(0, 0)], 0), [box_at(path(0, 0))])
+    for t in range(1, 6):
+        (tk,) = tr.update(blob_frame([path(0, t)], t))
+    assert tk.state is TrackState.TRACKED
+    held = tk.box
+    states = [tr.update(blob_frame([path(0, t)], t, visible=[False]))[0] for t in range(6, 20)]
+    assert states[-1].state is TrackState.LOST and states[-1].score < 0.25
+    assert np.hypot(states[-1].box[0] - held[0], states[-1].box[1] - held[1]) < 30  # no silent drift
+    (back,) = [tr.update(blob_frame([path(0, t)], t)) for t in range(20, 23)][-1]
+    assert back.state is TrackState.TRACKED
+
+
+@pytest.mark.parametrize("box, msg", [
+    ((np.nan, 10, 20, 20), "NaN"),
+    ((10, 10, 0, 20), "zero or negative"),
+    ((10, 10, 20, -5), "zero or negative"),
+    ((W + 5, 10, 20, 20), "outside"),
+    ((-50, -50, 20, 20), "outside"),
+    ((1, 2, 3), "4 values"),
+    ("abc", "not 4 numbers"),
+])
+def test_bad_boxes_rejected_and_state_kept(tracker_factory, box, msg):
+    tr = tracker_factory()
+    f0 = blob_frame([path(0, 0)], 0)
+    tr.init(f0, [box_at(path(0, 0))])
+    with pytest.raises(InvalidBoxError, match=msg):
+        tr.add(f0, [box])
+    with pytest.raises(InvalidBoxError, match=msg):
+        tr.init(f0, [box_at(path(0, 0)), box])
+    assert tr.num_targets == 1 and len(tr.update(blob_frame([path(0, 1)], 1))) == 1
+
+
+def test_partially_outside_box_is_clipped(tracker_factory):
+    tr = tracker_factory()
+    tr.init(blob_frame([(5, 5)], 0), [(-10, -10, 30, 30)])
+    (tk,) = tr.update(blob_frame([(5, 5)], 1))
+    assert tk.box[2] > 0 and tk.box[3] > 0
+
+
+def test_frame_changes_mid_sequence_are_rejected_and_state_kept(tracker_factory):
+    tr = tracker_factory()
+    tr.init(blob_frame([path(0, 0)], 0), [box_at(path(0, 0))])
+    with pytest.raises(InvalidFrameError, match="changed.*reset"):
+        tr.update(np.zeros((H // 2, W // 2), np.uint16))
+    with pytest.raises(InvalidFrameError, match="changed"):
+        tr.update(np.zeros((H, W), np.uint8))
+    with pytest.raises(InvalidFrameError, match="dtype"):
+        tr.init(np.zeros((H, W), np.int32), [box_at(path(0, 0))])
+    assert tr.num_targets == 1
+    assert len(tr.update(blob_frame([path(0, 1)], 1))) == 1
+
+
+def test_max_targets(tracker_factory):
+    tr = tracker_factory(tracker={"max_targets": 2})
+    f0 = blob_frame([path(0, 0)], 0)
+    with pytest.raises(TrackerInputError, match="max_targets"):
+        tr.init(f0, [box_at(path(0, 0))] * 3)

@@ -1,0 +1,388 @@
+"""``tir-tracker``: one command, thin subcommands over library functions.
+
+Argument parsing lives here only; every handler calls into the library and prints results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+log = logging.getLogger("tir_tracker_core.cli")
+
+COLORS = [(0, 255, 0), (0, 128, 255), (255, 0, 255), (255, 255, 0), (0, 0, 255), (255, 0, 0)]
+
+
+def _draw(img: np.ndarray, tracks: Any, gts: np.ndarray | None = None) -> np.ndarray:
+    import cv2
+
+    out = img.copy()
+    if gts is not None:
+        for g in gts:
+            x, y, w, h = (int(round(v)) for v in g)
+            cv2.rectangle(out, (x, y), (x + w, y + h), (255, 255, 255), 1)
+    for t in tracks:
+        x, y, w, h = (int(round(v)) for v in t.box)
+        color = (0, 0, 255) if t.lost else COLORS[(t.id - 1) % len(COLORS)]
+        cv2.rectangle(out, (x, y), (x + w, y + h), color, 2)
+        cv2.putText(out, f"{t.id}:{t.score:.2f}{' LOST' if t.lost else ''}", (x, max(y - 4, 10)),
+                    cv2.FONT_HERSHEY_SIMPLEX, 0.4, color, 1, cv2.LINE_AA)
+    return out
+
+
+class _VideoSink:
+    """Annotated output: an MP4 when OpenCV can encode one, else PNG frames."""
+
+    def __init__(self, out_dir: Path, fps: float = 30.0) -> None:
+        self.out_dir = out_dir
+        self.fps = fps
+        self.writer = None
+        self.path: Path | None = None
+        self.frames_dir: Path | None = None
+
+    def write(self, img: np.ndarray, index: int) -> None:
+        import cv2
+
+        if self.writer is None and self.frames_dir is None:
+            path = self.out_dir / "tracked.mp4"
+            w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), self.fps,
+                                (img.shape[1], img.shape[0]))
+            if w.isOpened():
+                self.writer, self.path = w, path
+            else:
+                self.frames_dir = self.out_dir / "frames"
+                self.frames_dir.mkdir(parents=True, exist_ok=True)
+                self.path = self.frames_dir
+        if self.writer is not None:
+            self.writer.write(img)
+        else:
+            cv2.imwrite(str(self.frames_dir / f"{index:06d}.png"), img)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.release()
+
+
+# --------------------------------------------------------------------------- demo
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    import cv2
+
+    from .api import load_tracker
+    from .data.synthetic import SyntheticConfig, generate_sequence
+    from .eval.metrics import evaluate_sequence
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    seq = generate_sequence(SyntheticConfig(seed=args.seed, num_frames=args.frames,
+                                            height=256, width=320, num_targets=args.targets))
+    tracker = load_tracker(args.model, backend=args.backend)
+    print(f"demo: synthetic thermal sequence, {len(seq)} frames of 320x256 mono16, "
+          f"{args.targets} targets, model {args.model!r} on backend {tracker.backend_name}")
+    first = seq.tir_frame(0)
+    boxes = seq.boxes  # (targets, frames, 4)
+    ids = tracker.init(first, [tuple(b) for b in boxes[:, 0]])
+    preds = {i: [boxes[k, 0]] for k, i in enumerate(ids)}
+    sink = _VideoSink(out)
+    times = []
+    for f in range(1, len(seq)):
+        frame = seq.tir_frame(f)
+        t0 = time.perf_counter()
+        tracks = tracker.update(frame)
+        times.append(time.perf_counter() - t0)
+        for t in tracks:
+            preds[t.id].append(np.array(t.box))
+        if f % args.print_every == 0 or f == len(seq) - 1:
+            desc = "  ".join(f"#{t.id} ({t.box[0]:.0f},{t.box[1]:.0f},{t.box[2]:.0f},"
+                             f"{t.box[3]:.0f}) {t.score:.2f} {t.state.value}" for t in tracks)
+            print(f"frame {f:4d}: {desc}")
+        vis = cv2.cvtColor(tracker_view(frame), cv2.COLOR_GRAY2BGR)
+        sink.write(_draw(vis, tracks, boxes[:, f]), f)
+    sink.close()
+    results = {"fps": float(1.0 / np.mean(times)), "frames": len(seq), "targets": {}}
+    for k, i in enumerate(ids):
+        s = evaluate_sequence(np.array(preds[i]), boxes[k])
+        results["targets"][str(i)] = {"success": s.success, "precision": s.precision,
+                                      "norm_precision": s.norm_precision}
+        print(f"target {i}: success {s.success:.3f}  precision {s.precision:.3f}  "
+              f"norm. precision {s.norm_precision:.3f}")
+    print(f"FPS {results['fps']:.1f} ({len(ids)} targets per frame, "
+          f"{1e3 * np.mean(times):.1f} ms/frame, {tracker.backend_name} on {tracker.device})")
+    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    print(f"annotated video: {sink.path}")
+    print(f"results: {out / 'results.json'}")
+    return 0
+
+
+def tracker_view(frame: np.ndarray) -> np.ndarray:
+    """8-bit view of a thermal frame for visualisation."""
+    from .config import FrameConfig
+    from .tracking.frames import to_gray8
+
+    return to_gray8(frame, FrameConfig()) if frame.ndim == 2 else frame
+
+
+# --------------------------------------------------------------------------- track
+
+
+def _parse_box(text: str) -> tuple[float, float, float, float]:
+    try:
+        vals = tuple(float(v) for v in text.replace(" ", "").split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"box {text!r} must be x,y,w,h numbers") from None
+    if len(vals) != 4:
+        raise argparse.ArgumentTypeError(f"box {text!r} must have 4 values x,y,w,h")
+    return vals  # type: ignore[return-value]
+
+
+def _iter_source(src: str):
+    """Frames of a video file or an image folder (natural order), as read (16-bit kept)."""
+    import cv2
+
+    from .data.sequences import list_images, read_image
+
+    p = Path(src)
+    if p.is_dir():
+        images = list_images(p / "img" if (p / "img").is_dir() else p)
+        if not images:
+            raise SystemExit(f"error: no images in {p}")
+        for f in images:
+            yield read_image(f)
+        return
+    cap = cv2.VideoCapture(str(p))
+    if not cap.isOpened():
+        raise SystemExit(f"error: cannot open video {p}; give a video file or an image folder")
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        yield frame
+    cap.release()
+
+
+def cmd_track(args: argparse.Namespace) -> int:
+    import cv2
+
+    from .api import load_tracker
+    from .errors import TrackerInputError
+
+    tracker = load_tracker(args.model, backend=args.backend, device=args.device)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    sink = _VideoSink(out)
+    rows = []
+    skipped = 0
+    times = []
+    for i, frame in enumerate(_iter_source(args.source)):
+        try:
+            if i == 0:
+                ids = tracker.init(frame, args.box)
+                rows += [{"frame": 0, "id": k, "box": list(b), "score": 1.0, "state": "tracked"}
+                         for k, b in zip(ids, args.box)]
+                tracks = ()
+            else:
+                t0 = time.perf_counter()
+                tracks = tracker.update(frame)
+                times.append(time.perf_counter() - t0)
+        except TrackerInputError as e:
+            if i == 0:
+                print(f"error: {e}", file=sys.stderr)
+                return 2
+            skipped += 1
+            log.warning("frame %d skipped: %s", i, e)
+            continue
+        for t in tracks:
+            rows.append({"frame": i, "id": t.id, "box": list(t.box), "score": t.score,
+                         "state": t.state.value})
+        if not args.no_video:
+            sink.write(_draw(cv2.cvtColor(tracker_view(frame), cv2.COLOR_GRAY2BGR)
+                             if frame.ndim == 2 else frame, tracks), i)
+    sink.close()
+    (out / "tracks.json").write_text(json.dumps(rows) + "\n")
+    fps = 1.0 / np.mean(times) if times else float("nan")
+    print(f"{len(rows)} track records, {skipped} frames skipped, FPS {fps:.1f}")
+    print(f"tracks: {out / 'tracks.json'}" + ("" if args.no_video else f"  video: {sink.path}"))
+    return 0
+
+
+# --------------------------------------------------------------------------- eval / bench
+
+
+def _resolve_all(specs: list[str], args: argparse.Namespace) -> list:
+    from .specs import resolve
+
+    opts = {"threads": args.threads} if getattr(args, "threads", None) else None
+    return [resolve(s, backend=args.backend, device=args.device, backend_options=opts)
+            for s in specs]
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from .data.sequences import load_sequences
+    from .eval.runner import evaluate
+
+    sequences = load_sequences(Path(args.data))
+    if args.max_frames:
+        sequences = [s.head(args.max_frames) for s in sequences]
+    resolved = _resolve_all(args.tracker, args)
+    extra = {r.name: {"params (M)": None if r.params is None else round(r.params / 1e6, 3),
+                      "MACs (G)": None if r.macs is None else round(r.macs / 1e9, 3)}
+             for r in resolved}
+    out = Path(args.out)
+    report = evaluate({r.name: r.single for r in resolved}, sequences, out_dir=out,
+                      extra_columns=extra)
+    print(report.markdown_table())
+    print(f"results: {out / 'results.json'}")
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .data.sequences import load_sequences
+    from .eval.bench import bench
+
+    seqs = load_sequences(Path(args.data))
+    seq = seqs[0] if not args.max_frames else seqs[0].head(args.max_frames)
+    if len(seqs) > 1:
+        log.info("bench uses the first sequence, %s", seq.name)
+    counts = tuple(int(v) for v in args.targets.split(","))
+    resolved = _resolve_all(args.tracker, args)
+    result = bench({r.name: r.multi for r in resolved}, seq, target_counts=counts,
+                   out_dir=Path(args.out), reference=args.reference)
+    print(result.markdown_table())
+    print(f"results: {Path(args.out) / 'bench.json'}")
+    return 0
+
+
+# --------------------------------------------------------------------------- models
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from .api import load_model
+    from .config import to_dict
+    from .models import count_macs, count_params
+
+    net, tcfg, fcfg, info = load_model(args.model)
+    print(json.dumps({"model": to_dict(net.cfg), "tracker": to_dict(tcfg),
+                      "frame": to_dict(fcfg), "info": info, "params": count_params(net),
+                      "macs": count_macs(net)}, indent=2, default=str))
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from .api import nanotrack_tracker_config
+    from .checkpoint import Checkpoint, save_checkpoint
+    from .config import FrameConfig
+    from .models.nanotrack_import import load_nanotrack
+
+    net = load_nanotrack(args.pth)
+    path = save_checkpoint(Checkpoint(net.cfg, net.state_dict(),
+                                      nanotrack_tracker_config(net.cfg.name), FrameConfig(),
+                                      {"imported_from": str(args.pth), "source": "NanoTrack "
+                                       "(HonglinChu/SiamTrackers, Apache-2.0)"}), args.out)
+    print(path)
+    return 0
+
+
+# --------------------------------------------------------------------------- main
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="tir-tracker", description=__doc__.splitlines()[0])
+    p.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv debug)")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def model_args(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--model", default="default",
+                        help="default | CKPT.safetensors | nanotrack:FILE.pth (default: default)")
+        sp.add_argument("--backend", default="torch", help="inference backend (default: torch)")
+        sp.add_argument("--device", default="cpu", help="cpu | cuda | auto (default: cpu)")
+
+    sp = sub.add_parser("demo", help="track a synthetic thermal sequence with the shipped model")
+    model_args(sp)
+    sp.add_argument("--out", default="out/demo", help="output folder (video, results.json)")
+    sp.add_argument("--frames", type=int, default=150)
+    sp.add_argument("--targets", type=int, default=2)
+    sp.add_argument("--seed", type=int, default=7)
+    sp.add_argument("--print-every", type=int, default=15)
+    sp.set_defaults(func=cmd_demo)
+
+    sp = sub.add_parser("track", help="track targets in a video file or image folder")
+    sp.add_argument("source", help="video file or image folder")
+    sp.add_argument("--box", type=_parse_box, action="append", required=True,
+                    help="initial box x,y,w,h on the first frame (repeat for several targets)")
+    model_args(sp)
+    sp.add_argument("--out", default="out/track")
+    sp.add_argument("--no-video", action="store_true", help="do not write the annotated video")
+    sp.set_defaults(func=cmd_track)
+
+    tracker_help = ("default | CKPT.safetensors | nanotrack:FILE.pth | opencv:csrt | opencv:kcf |"
+                    " opencv:mil | opencv:nano:DIR; ours take an optional @BACKEND suffix")
+    sp = sub.add_parser("eval", help="one-pass evaluation (LSOTB-TIR rules) of several trackers")
+    sp.add_argument("data", help="a sequence folder or a folder of sequences (layout detected)")
+    sp.add_argument("--tracker", action="append", required=True, metavar="SPEC", help=tracker_help)
+    sp.add_argument("--out", default="out/eval")
+    sp.add_argument("--backend", default="torch", help="backend for specs without @BACKEND")
+    sp.add_argument("--device", default="cpu")
+    sp.add_argument("--threads", type=int, default=None, help="inference threads")
+    sp.add_argument("--max-frames", type=int, default=None, help="cut sequences (quick checks)")
+    sp.set_defaults(func=cmd_eval)
+
+    sp = sub.add_parser("bench", help="per-frame latency / FPS for 1, 4, 16 ... targets")
+    sp.add_argument("data", help="a sequence folder (the first sequence is used)")
+    sp.add_argument("--tracker", action="append", required=True, metavar="SPEC", help=tracker_help)
+    sp.add_argument("--targets", default="1,4,16", help="comma-separated target counts")
+    sp.add_argument("--reference", default=None, help="tracker name that ratios refer to")
+    sp.add_argument("--out", default="out/bench")
+    sp.add_argument("--backend", default="torch")
+    sp.add_argument("--device", default="cpu")
+    sp.add_argument("--threads", type=int, default=None)
+    sp.add_argument("--max-frames", type=int, default=None)
+    sp.set_defaults(func=cmd_bench)
+
+    sp = sub.add_parser("info", help="print a model's config, parameters and MACs")
+    sp.add_argument("model", help="default | CKPT.safetensors | nanotrack:FILE.pth")
+    sp.set_defaults(func=cmd_info)
+
+    sp = sub.add_parser("import-nanotrack", help="convert a NanoTrack .pth to our checkpoint")
+    sp.add_argument("pth")
+    sp.add_argument("--out", required=True, help="output .safetensors path")
+    sp.set_defaults(func=cmd_import)
+
+    try:
+        from .training.cli import add_distill_parser, add_train_parser
+    except ImportError:  # training package not importable: the other commands still work
+        log.debug("training commands unavailable", exc_info=True)
+    else:
+        add_train_parser(sub)
+        add_distill_parser(sub)
+    try:
+        from .backends.export import add_export_parser
+    except ImportError:
+        log.debug("export command unavailable", exc_info=True)
+    else:
+        add_export_parser(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .errors import TrackerError
+
+    args = build_parser().parse_args(argv)
+    level = [logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)]
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args) or 0)
+    except TrackerError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
