@@ -248,13 +248,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from .eval.bench import bench
 
     seqs = load_sequences(Path(args.data))
-    seq = seqs[0] if not args.max_frames else seqs[0].head(args.max_frames)
+    seq = seqs[0]
     if len(seqs) > 1:
         log.info("bench uses the first sequence, %s", seq.name)
     counts = tuple(int(v) for v in args.targets.split(","))
     resolved = _resolve_all(args.tracker, args)
     result = bench({r.name: r.multi for r in resolved}, seq, target_counts=counts,
-                   out_dir=Path(args.out), reference=args.reference)
+                   out_dir=Path(args.out), reference=args.reference,
+                   max_frames=args.max_frames, warmup=args.warmup)
     print(result.markdown_table())
     print(f"results: {Path(args.out) / 'bench.json'}")
     return 0
@@ -343,7 +344,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--backend", default="torch")
     sp.add_argument("--device", default="cpu")
     sp.add_argument("--threads", type=int, default=None)
-    sp.add_argument("--max-frames", type=int, default=None)
+    sp.add_argument("--max-frames", type=int, default=100, help="timed frames per run")
+    sp.add_argument("--warmup", type=int, default=5, help="untimed frames per run")
     sp.set_defaults(func=cmd_bench)
 
     sp = sub.add_parser("info", help="print a model's config, parameters and MACs")

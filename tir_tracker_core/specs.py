@@ -76,26 +76,6 @@ class OursSingle:
         return t.box, t.score
 
 
-class OpenCVMulti:
-    """N independent single-target OpenCV trackers behind the multi-target protocol."""
-
-    def __init__(self, factory: Callable[[], Any], name: str) -> None:
-        self._factory = factory
-        self.name = name
-        self._trackers: list[Any] = []
-
-    def init(self, frame: np.ndarray, boxes: list[Box]) -> list[int]:
-        self._trackers = []
-        for b in boxes:
-            t = self._factory()
-            t.init(frame, b)
-            self._trackers.append(t)
-        return list(range(1, len(boxes) + 1))
-
-    def update(self, frame: np.ndarray) -> list[tuple[Box, float]]:
-        return [t.track(frame) for t in self._trackers]
-
-
 @dataclass
 class ResolvedTracker:
     name: str
@@ -111,10 +91,11 @@ def resolve(spec: str, backend: str = "torch", device: str = "cpu",
     """Turn a SPEC into factories; the network is loaded once and shared by the factories."""
     p = parse_spec(spec, backend)
     if not p.is_ours:
-        from .eval.peers import make_peer
+        from .eval.bench import MultiFromSingle
+        from .eval.peers import build_peer
 
-        return ResolvedTracker(spec, lambda: make_peer(spec),
-                               lambda: OpenCVMulti(lambda: make_peer(spec), spec))
+        factory = build_peer(spec)
+        return ResolvedTracker(spec, factory, lambda: MultiFromSingle(factory))
     from .config import replace
     from .models import count_macs, count_params
 
@@ -131,5 +112,5 @@ def resolve(spec: str, backend: str = "torch", device: str = "cpu",
     return ResolvedTracker(name, lambda: OursSingle(make(), name), make, params, macs)
 
 
-__all__ = ["OpenCVMulti", "OursSingle", "ParsedSpec", "ResolvedTracker", "Track", "parse_spec",
+__all__ = ["OursSingle", "ParsedSpec", "ResolvedTracker", "Track", "parse_spec",
            "resolve"]

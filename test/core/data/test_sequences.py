@@ -1,0 +1,307 @@
+"""Benchmark sequence readers: real annotation files with tiny generated images."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from tir_tracker_core.data.sequences import (
+    LSOTB_TIR_ATTRIBUTES,
+    PTB_TIR_ATTRIBUTES,
+    DatasetError,
+    Sequence,
+    detect_layout,
+    load_sequences,
+    normalize_attribute_name,
+    read_boxes,
+)
+
+SCENARIO_FLAG = {"V": "vehicle", "D": "drone", "S": "surveillance", "H": "hand_held"}
+
+
+def write_frames(folder: Path, count: int, pattern: str, dtype: type = np.uint8) -> list[Path]:
+    """``count`` small grey frames whose first pixel encodes the frame index."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(count):
+        img = np.full((24, 32), 10 * i + 5, dtype=dtype)
+        path = folder / pattern.format(i + 1)
+        assert cv2.imwrite(str(path), img)
+        paths.append(path)
+    return paths
+
+
+def head_lines(src: Path, dst: Path, count: int) -> list[str]:
+    lines = src.read_text().strip().splitlines()[:count]
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    dst.write_text("\n".join(lines) + "\n")
+    return lines
+
+
+def parse_rows(lines: list[str]) -> np.ndarray:
+    return np.array([[float(v) for v in line.split(",")] for line in lines])
+
+
+@pytest.fixture
+def lsotb_root(shared_data: Path, tmp_path: Path) -> Path:
+    """A 2-sequence LSOTB-TIR root: real anno + att files cut to 4 frames, tiny JPEGs."""
+    anno = shared_data / "annotations" / "lsotb_tir" / "anno"
+    root = tmp_path / "LSOTB-TIR"
+    for name in ("person_H_001", "airplane_H_001"):
+        head_lines(anno / f"{name}.txt", root / "anno" / f"{name}.txt", 4)
+        (root / "anno" / "att").mkdir(parents=True, exist_ok=True)
+        shutil.copy(anno / "att" / f"{name}.txt", root / "anno" / "att" / f"{name}.txt")
+        write_frames(root / "sequences" / name / "img", 4, "{:04d}.jpg")
+    return root
+
+
+def test_lsotb_root_reads_real_annotations(lsotb_root: Path, shared_data: Path) -> None:
+    anno = shared_data / "annotations" / "lsotb_tir" / "anno"
+    assert detect_layout(lsotb_root) == "lsotb_tir"
+    seqs = {s.name: s for s in load_sequences(lsotb_root)}
+    assert sorted(seqs) == ["airplane_H_001", "person_H_001"]
+    person = seqs["person_H_001"]
+    assert person.layout == "lsotb_tir"
+    assert len(person) == 4 and person.gt.dtype == np.float64
+    expected = parse_rows(anno.joinpath("person_H_001.txt").read_text().splitlines()[:4])
+    np.testing.assert_array_equal(person.gt, expected)
+    assert person.init_box == tuple(expected[0])
+    # person_H_001 flags: 1,1,1,0,1,0,1,1,0,0,0,0,0,0,0,1
+    assert set(person.attributes) == set(LSOTB_TIR_ATTRIBUTES)
+    assert all(v.ndim == 0 for v in person.attributes.values())
+    on = {k for k, v in person.attributes.items() if v}
+    assert on == {"deformation", "occlusion", "distractor", "out_of_view", "fast_motion",
+                  "motion_blur", "hand_held"}
+    assert person.has_attribute("hand_held") and not person.has_attribute("drone")
+    assert person.frame_paths is not None and person.frame_paths[0].name == "0001.jpg"
+    frame = person.frame(2)
+    assert frame.shape == (24, 32) and frame.dtype == np.uint8
+    assert abs(int(frame[0, 0]) - 25) <= 2  # JPEG of frame 3 (value 25)
+    assert len(list(person.frames())) == 4
+
+
+def test_lsotb_attribute_order_matches_scenario_letter(shared_data: Path) -> None:
+    """The last four flags name the platform, which the sequence name also encodes."""
+    att_dir = shared_data / "annotations" / "lsotb_tir" / "anno" / "att"
+    files = sorted(att_dir.glob("*.txt"))
+    assert len(files) == 120
+    for path in files:
+        flags = np.array([float(v) for v in path.read_text().strip().split(",")]) != 0
+        assert len(flags) == len(LSOTB_TIR_ATTRIBUTES)
+        on = {name for name, flag in zip(LSOTB_TIR_ATTRIBUTES[-4:], flags[-4:]) if flag}
+        assert on == {SCENARIO_FLAG[path.stem.split("_")[-2]]}, path.name
+
+
+def test_lsotb_missing_images_are_skipped_with_warning(
+    lsotb_root: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    shutil.rmtree(lsotb_root / "sequences" / "airplane_H_001")
+    with caplog.at_level(logging.WARNING):
+        seqs = load_sequences(lsotb_root)
+    assert [s.name for s in seqs] == ["person_H_001"]
+    assert "airplane_H_001" in caplog.text
+    shutil.rmtree(lsotb_root / "sequences" / "person_H_001")
+    with pytest.raises(DatasetError, match="none of the 2 annotated sequences"):
+        load_sequences(lsotb_root)
+
+
+def test_length_mismatch_is_an_error_unless_truncation_is_asked(
+    lsotb_root: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (lsotb_root / "sequences" / "person_H_001" / "img" / "0004.jpg").unlink()
+    with pytest.raises(DatasetError, match="4 ground-truth rows but 3 frames.*truncate"):
+        load_sequences(lsotb_root)
+    with caplog.at_level(logging.WARNING):
+        seqs = {s.name: s for s in load_sequences(lsotb_root, length_mismatch="truncate")}
+    assert len(seqs["person_H_001"]) == 3 and len(seqs["airplane_H_001"]) == 4
+    assert "truncating to 3" in caplog.text
+
+
+def test_ptb_root_reads_real_annotations(shared_data: Path, tmp_path: Path) -> None:
+    src = shared_data / "annotations" / "ptb_tir" / "tiranno"
+    root = tmp_path / "PTB-TIR"
+    lines = head_lines(src / "birds.txt", root / "tiranno" / "birds.txt", 3)
+    (root / "tiranno" / "att").mkdir(parents=True)
+    shutil.copy(src / "att" / "birds.txt", root / "tiranno" / "att" / "birds.txt")
+    write_frames(root / "tirsequences" / "birds" / "img", 3, "{:08d}.jpg")
+    assert detect_layout(root) == "ptb_tir"
+    (seq,) = load_sequences(root)
+    assert seq.name == "birds" and seq.layout == "ptb_tir"
+    np.testing.assert_array_equal(seq.gt, parse_rows(lines))
+    assert set(seq.attributes) == set(PTB_TIR_ATTRIBUTES)
+    assert seq.frame_paths is not None and seq.frame_paths[-1].name == "00000003.jpg"
+
+
+def test_ptb_attribute_order_matches_the_json_index(shared_data: Path) -> None:
+    """Flag order of tiranno/att agrees with the attribute names of PTB-TIR.json."""
+    ptb = shared_data / "annotations" / "ptb_tir"
+    index = json.loads((ptb / "PTB-TIR.json").read_text())
+    assert len(index) == 59
+    for name, entry in index.items():
+        flags = np.loadtxt(ptb / "tiranno" / "att" / f"{name}.txt", delimiter=",") != 0
+        from_flags = {a for a, f in zip(PTB_TIR_ATTRIBUTES, flags) if f}
+        assert from_flags == {normalize_attribute_name(a) for a in entry["attr"]}, name
+
+
+def _cut_ptb_json(shared_data: Path, dst: Path, names: list[str], count: int) -> dict:
+    index = json.loads((shared_data / "annotations" / "ptb_tir" / "PTB-TIR.json").read_text())
+    cut = {
+        n: {**index[n], "img_names": index[n]["img_names"][:count],
+            "gt_rect": index[n]["gt_rect"][:count]}
+        for n in names
+    }
+    dst.write_text(json.dumps(cut))
+    return cut
+
+
+def test_pysot_json_index(shared_data: Path, tmp_path: Path) -> None:
+    cut = _cut_ptb_json(shared_data, tmp_path / "PTB-TIR.json", ["birds", "saturated"], 3)
+    for entry in cut.values():
+        for rel in entry["img_names"]:
+            write_frames((tmp_path / "tirsequences" / rel).parent, 1, Path(rel).name)
+    assert detect_layout(tmp_path) == "pysot_json"
+    seqs = {s.name: s for s in load_sequences(tmp_path / "PTB-TIR.json")}
+    assert sorted(seqs) == ["birds", "saturated"]
+    birds = seqs["birds"]
+    assert birds.layout == "pysot_json" and len(birds) == 3
+    np.testing.assert_array_equal(birds.gt, np.array(cut["birds"]["gt_rect"], float))
+    assert birds.frame_paths is not None
+    assert birds.frame_paths[0] == tmp_path / "tirsequences" / "birds" / "img" / "00000001.jpg"
+    # Attributes: union of names over the index, flags as 0-d bools.
+    assert set(birds.attributes) == set(seqs["saturated"].attributes)
+    assert bool(seqs["saturated"].attributes["thermal_crossover"])
+    assert not bool(birds.attributes["thermal_crossover"])
+
+
+def test_pysot_json_without_images_names_the_places_looked(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    _cut_ptb_json(shared_data, tmp_path / "PTB-TIR.json", ["birds"], 3)
+    with pytest.raises(DatasetError, match="tirsequences.*image_root"):
+        load_sequences(tmp_path / "PTB-TIR.json")
+
+
+def test_vottir_horse_otb_folder_with_per_frame_labels(shared_data: Path) -> None:
+    folder = shared_data / "tir" / "vottir_horse"
+    assert detect_layout(folder) == "otb"
+    (seq,) = load_sequences(folder)
+    assert seq.name == "vottir_horse" and seq.layout == "otb" and len(seq) == 348
+    np.testing.assert_array_equal(
+        seq.gt, np.loadtxt(folder / "groundtruth_rect.txt", delimiter=",")
+    )
+    labels = {"camera_motion", "dynamics_change", "motion_change", "occlusion", "size_change"}
+    assert set(seq.attributes) == labels
+    assert all(v.shape == (348,) and v.dtype == bool for v in seq.attributes.values())
+    assert int(seq.attributes["occlusion"].sum()) == 23
+    assert int(seq.attributes["motion_change"].sum()) == 95
+    frame = seq.frame(0)
+    assert frame.shape == (256, 324) and frame.dtype == np.uint8
+    short = seq.head(40)
+    assert len(short) == 40 and short.attributes["occlusion"].shape == (40,)
+    with pytest.raises(IndexError):
+        seq.frame(348)
+
+
+def test_vot_polygons_become_min_max_boxes(shared_data: Path, tmp_path: Path) -> None:
+    horse = shared_data / "tir" / "vottir_horse"
+    folder = tmp_path / "horse"
+    head_lines(horse / "groundtruth_vot_polygon.txt", folder / "groundtruth.txt", 5)
+    for i in range(5):
+        (folder / "color").mkdir(exist_ok=True)
+        shutil.copy(horse / "img" / f"{i + 1:08d}.png", folder / "color" / f"{i + 1:08d}.png")
+    assert detect_layout(folder) == "vot"
+    (seq,) = load_sequences(folder)
+    assert seq.layout == "vot" and len(seq) == 5
+    expected = np.loadtxt(horse / "groundtruth_rect.txt", delimiter=",")[:5]
+    np.testing.assert_allclose(seq.gt, expected, atol=0.0051)  # derived file has 2 decimals
+    assert seq.frame(0).shape == (256, 324)
+
+
+def test_vot_prefers_ir_folder_and_keeps_16_bit(tmp_path: Path) -> None:
+    folder = tmp_path / "vot_rgbt_seq"
+    folder.mkdir()
+    (folder / "groundtruth.txt").write_text("1,2,3,4\n2,3,4,5\n")
+    write_frames(folder / "color", 2, "{:08d}.jpg")
+    write_frames(folder / "ir", 2, "{:08d}.png", dtype=np.uint16)
+    (seq,) = load_sequences(folder)
+    frame = seq.frame(1)
+    assert frame.dtype == np.uint16 and int(frame[0, 0]) == 15
+    assert seq.frame_paths is not None and seq.frame_paths[0].parent.name == "ir"
+
+
+def test_otb_separators_multi_target_and_collection(tmp_path: Path) -> None:
+    a = tmp_path / "root" / "Jogging"
+    write_frames(a / "img", 3, "{:04d}.jpg")
+    (a / "groundtruth_rect.1.txt").write_text("1\t2\t3\t4\n5\t6\t7\t8\n9\t10\t11\t12\n")
+    (a / "groundtruth_rect.2.txt").write_text("1 2 3 4\n5 6 7 8\n9 10 11 12\n\n")
+    b = tmp_path / "root" / "Car"
+    write_frames(b / "img", 2, "{:04d}.jpg")
+    (b / "groundtruth_rect.txt").write_text("1,2,3,4\n5, 6, 7, 8\n")
+    (tmp_path / "root" / "notes").mkdir()
+    assert detect_layout(tmp_path / "root") == "collection"
+    seqs = {s.name: s for s in load_sequences(tmp_path / "root")}
+    assert sorted(seqs) == ["Car", "Jogging-1", "Jogging-2"]
+    np.testing.assert_array_equal(seqs["Jogging-2"].gt[2], [9, 10, 11, 12])
+    np.testing.assert_array_equal(seqs["Car"].gt[1], [5, 6, 7, 8])
+
+
+def test_natural_frame_order(tmp_path: Path) -> None:
+    folder = tmp_path / "seq"
+    write_frames(folder / "img", 12, "{}.png")  # 1.png ... 12.png, no zero padding
+    (folder / "groundtruth_rect.txt").write_text("1,1,5,5\n" * 12)
+    (seq,) = load_sequences(folder)
+    assert seq.frame_paths is not None
+    assert [p.name for p in seq.frame_paths[:3]] == ["1.png", "2.png", "3.png"]
+    assert int(seq.frame(9)[0, 0]) == 95
+
+
+def test_bad_annotation_line_names_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "gt.txt"
+    path.write_text("1,2,3,4\n1,2,x,4\n")
+    with pytest.raises(DatasetError, match=r"gt\.txt:2 has a non-numeric value"):
+        read_boxes(path)
+    path.write_text("1,2,3,4\n1,2,3\n")
+    with pytest.raises(DatasetError, match=r"gt\.txt:2 has 3 values, expected 4"):
+        read_boxes(path)
+    path.write_text("1,2,3,4\n\n1,2,3,4\n")
+    with pytest.raises(DatasetError, match=r"gt\.txt:2 is empty"):
+        read_boxes(path)
+
+
+def test_unknown_layout_lists_what_was_looked_for(tmp_path: Path) -> None:
+    (tmp_path / "anno").mkdir()
+    (tmp_path / "readme.txt").write_text("nothing here")
+    with pytest.raises(DatasetError) as info:
+        load_sequences(tmp_path)
+    message = str(info.value)
+    for expected in ("groundtruth_rect.txt", "anno/ + sequences/", "tiranno/", "groundtruth.txt",
+                     "pysot JSON", "sequences/ (the LSOTB-TIR images) is missing"):
+        assert expected in message
+    with pytest.raises(DatasetError, match="does not exist"):
+        load_sequences(tmp_path / "missing")
+
+
+def test_in_memory_sequence_and_validation() -> None:
+    frames = [np.full((8, 8), i, np.uint16) for i in range(3)]
+    gt = np.array([[1, 1, 4, 4]] * 3, float)
+    seq = Sequence("mem", "memory", gt, {"occlusion": np.array([0, 1, 0], bool)},
+                   frame_loader=frames.__getitem__)
+    assert len(seq) == 3 and int(seq.frame(2)[0, 0]) == 2 and seq.frame_paths is None
+    assert seq.has_attribute("occlusion") and not seq.has_attribute("drone")
+    with pytest.raises(ValueError):
+        seq.gt[0, 0] = 5  # read-only
+    with pytest.raises(DatasetError, match="exactly one of frame_paths and frame_loader"):
+        Sequence("bad", "memory", gt)
+    with pytest.raises(DatasetError, match="per-frame attribute 'occlusion' has 2 values"):
+        Sequence("bad", "memory", gt, {"occlusion": np.zeros(2)}, frame_loader=frames.__getitem__)
+    with pytest.raises(DatasetError, match=r"\(N, 4\)"):
+        Sequence("bad", "memory", np.zeros((3, 5)), frame_loader=frames.__getitem__)
+    broken = Sequence("broken", "memory", gt, frame_loader=lambda i: np.zeros((4, 4, 2)))
+    with pytest.raises(DatasetError, match="HxW or HxWx3"):
+        broken.frame(0)

@@ -1,0 +1,383 @@
+"""Latency benchmark of multi-target trackers as the number of targets grows.
+
+A multi-target tracker has ``init(frame, boxes) -> ids`` and ``update(frame) -> tracks`` (the
+``tracking.Tracker`` API). Single-target peers (OpenCV) are run through :class:`MultiFromSingle`,
+one instance per target. The benchmark replicates a sequence's first ground-truth box N times
+with small deterministic offsets (kept inside the image), decodes the frames once up front so
+that no I/O is timed, and reports per-frame ``update`` latency (p50 / p99 / mean), FPS, the FPS
+ratio to a named reference tracker and memory.
+
+Memory: ``peak_rss_mb`` is the process's peak resident set size after the run
+(``resource.getrusage``; it never decreases, so it bounds every earlier run too), and
+``rss_increase_mb`` is the largest growth of the current RSS over its value before the tracker
+was built (sampled after each frame from ``/proc/self/statm``; ``None`` where unavailable).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import resource
+import sys
+import time
+from collections.abc import Callable, Mapping
+from collections.abc import Sequence as SequenceABC
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from ..data.sequences import Sequence
+from ..tracking.types import Track, TrackState
+from .peers import Box, TrackerFactory
+from .runner import hardware_info
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "BenchReport",
+    "BenchResult",
+    "MultiFromSingle",
+    "MultiTargetTracker",
+    "MultiTrackerFactory",
+    "bench",
+    "replicate_boxes",
+]
+
+BENCH_JSON = "bench.json"
+BENCH_PLOT = "bench_latency.png"
+
+
+class MultiTargetTracker(Protocol):
+    """The multi-target API the benchmark drives (``tracking.Tracker`` follows it)."""
+
+    def init(self, frame: np.ndarray, boxes: SequenceABC[Box]) -> SequenceABC[int]:
+        """Start tracking ``boxes``; returns one id per box."""
+        ...
+
+    def update(self, frame: np.ndarray) -> SequenceABC[Any]:
+        """Track every target in ``frame``; returns one track per target."""
+        ...
+
+
+MultiTrackerFactory = Callable[[], MultiTargetTracker]
+
+
+class MultiFromSingle:
+    """N independent single-target trackers behind the multi-target API.
+
+    Each target gets its own instance from ``factory``; ``update`` runs them one after the
+    other. A target whose tracker reports a score <= ``lost_score`` (OpenCV's ``ok=False``
+    gives 0) is reported :attr:`TrackState.LOST` for that frame.
+    """
+
+    def __init__(self, factory: TrackerFactory, lost_score: float = 0.0) -> None:
+        self._factory = factory
+        self._lost_score = lost_score
+        self._trackers: list[Any] = []
+        self._ages: list[int] = []
+
+    def init(self, frame: np.ndarray, boxes: SequenceABC[Box]) -> tuple[int, ...]:
+        """Build and initialise one tracker per box (replacing any previous targets)."""
+        if len(boxes) == 0:
+            raise ValueError("init() needs at least one box")
+        trackers = []
+        for box in boxes:
+            tracker = self._factory()
+            tracker.init(frame, tuple(float(v) for v in box))
+            trackers.append(tracker)
+        self._trackers = trackers
+        self._ages = [0] * len(trackers)
+        return tuple(range(len(trackers)))
+
+    def update(self, frame: np.ndarray) -> tuple[Track, ...]:
+        """Advance every target by one frame."""
+        if not self._trackers:
+            raise RuntimeError("call init() before update()")
+        tracks = []
+        for target_id, tracker in enumerate(self._trackers):
+            box, score = tracker.track(frame)
+            self._ages[target_id] += 1
+            state = TrackState.LOST if score <= self._lost_score else TrackState.TRACKED
+            x, y, w, h = (float(v) for v in box)
+            age = self._ages[target_id]
+            tracks.append(Track(target_id, (x, y, w, h), float(score), state, age))
+        return tuple(tracks)
+
+
+def replicate_boxes(
+    box: SequenceABC[float], count: int, width: int, height: int, step: float = 0.15
+) -> np.ndarray:
+    """``count`` copies of ``box`` shifted on a grid around it, kept inside the image.
+
+    Copy 0 is ``box`` itself; the others take the grid offsets ``(i, j) * step * (w, h)``
+    closest to the centre first (ties broken by angle), so the result is deterministic. Boxes
+    are shifted (not shrunk) back inside the ``width`` x ``height`` image; a box larger than the
+    image is cut to it.
+    """
+    if count < 1:
+        raise ValueError(f"count must be >= 1, got {count}")
+    x, y, w, h = (float(v) for v in box)
+    if not (w > 0 and h > 0):
+        raise ValueError(f"box {tuple(box)} must have w > 0 and h > 0")
+    radius = int(math.ceil(math.sqrt(count))) + 1
+    grid = [(i, j) for i in range(-radius, radius + 1) for j in range(-radius, radius + 1)]
+    grid.sort(key=lambda ij: (ij[0] ** 2 + ij[1] ** 2, math.atan2(ij[1], ij[0])))
+    w, h = min(w, float(width)), min(h, float(height))
+    out = np.empty((count, 4))
+    for k, (i, j) in enumerate(grid[:count]):
+        bx = min(max(x + i * step * w, 0.0), width - w)
+        by = min(max(y + j * step * h, 0.0), height - h)
+        out[k] = (bx, by, w, h)
+    return out
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    """Latency of one tracker with one number of targets.
+
+    Attributes:
+        tracker: tracker name.
+        num_targets: targets tracked at once.
+        num_frames: timed frames (after warm-up).
+        latency_ms_p50, latency_ms_p99, latency_ms_mean: per-frame ``update`` latency.
+        fps: ``1000 / latency_ms_mean``.
+        init_ms: time of the ``init`` call for all targets.
+        fps_ratio_to_reference: ``fps / reference fps`` at the same number of targets, or
+            ``None`` without a reference.
+        peak_rss_mb: process peak RSS after the run (monotonic over the process lifetime).
+        rss_increase_mb: largest RSS growth during the run over the value before the tracker
+            was built, or ``None`` where the current RSS cannot be read.
+    """
+
+    tracker: str
+    num_targets: int
+    num_frames: int
+    latency_ms_p50: float
+    latency_ms_p99: float
+    latency_ms_mean: float
+    fps: float
+    init_ms: float
+    fps_ratio_to_reference: float | None
+    peak_rss_mb: float
+    rss_increase_mb: float | None
+
+
+@dataclass(frozen=True)
+class BenchReport:
+    """Results of :func:`bench`."""
+
+    sequence: str
+    frame_shape: tuple[int, ...]
+    warmup: int
+    reference: str | None
+    results: tuple[BenchResult, ...]
+    hardware: Mapping[str, Any]
+
+    def result(self, tracker: str, num_targets: int) -> BenchResult:
+        """The result of ``tracker`` with ``num_targets`` targets."""
+        for r in self.results:
+            if r.tracker == tracker and r.num_targets == num_targets:
+                return r
+        raise KeyError(f"no bench result for tracker {tracker!r} with {num_targets} targets")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "sequence": self.sequence,
+            "frame_shape": list(self.frame_shape),
+            "warmup": self.warmup,
+            "reference": self.reference,
+            "hardware": dict(self.hardware),
+            "results": [asdict(r) for r in self.results],
+        }
+
+    def to_json(self, path: Path) -> Path:
+        """Write :meth:`to_dict` to ``path``."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+        return path
+
+    def markdown_table(self) -> str:
+        """One row per tracker and target count."""
+        lines = [
+            "| tracker | targets | p50 ms | p99 ms | mean ms | FPS | x ref FPS | RSS +MB |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for r in self.results:
+            ratio = "-" if r.fps_ratio_to_reference is None else f"{r.fps_ratio_to_reference:.2f}"
+            rss = "-" if r.rss_increase_mb is None else f"{r.rss_increase_mb:.1f}"
+            lines.append(
+                f"| {r.tracker} | {r.num_targets} | {r.latency_ms_p50:.2f} | "
+                f"{r.latency_ms_p99:.2f} | {r.latency_ms_mean:.2f} | {r.fps:.1f} | "
+                f"{ratio} | {rss} |"
+            )
+        return "\n".join(lines) + "\n"
+
+    def save_plot(self, path: Path) -> Path:
+        """Latency (mean, with the p50-p99 range) against the number of targets, as PNG."""
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig = Figure(figsize=(6.0, 4.5), dpi=100)
+        FigureCanvasAgg(fig)
+        ax = fig.add_subplot(1, 1, 1)
+        for tracker in dict.fromkeys(r.tracker for r in self.results):
+            rows = sorted((r for r in self.results if r.tracker == tracker),
+                          key=lambda r: r.num_targets)
+            n = [r.num_targets for r in rows]
+            mean = np.array([r.latency_ms_mean for r in rows])
+            p50 = np.array([r.latency_ms_p50 for r in rows])
+            p99 = np.array([r.latency_ms_p99 for r in rows])
+            line = ax.plot(n, mean, marker="o", linewidth=2, label=tracker)[0]
+            ax.fill_between(n, p50, p99, color=line.get_color(), alpha=0.15)
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel("targets tracked at once")
+        ax.set_ylabel("latency per frame (ms; band: p50-p99)")
+        ax.set_title(f"Latency on {self.sequence} ({'x'.join(map(str, self.frame_shape))})")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+        fig.savefig(path, bbox_inches="tight")
+        return path
+
+
+def _current_rss_mb() -> float | None:
+    try:
+        with open("/proc/self/statm") as f:
+            pages = int(f.read().split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return pages * resource.getpagesize() / 2**20
+
+
+def _peak_rss_mb() -> float:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # Linux reports kilobytes, macOS bytes.
+    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
+
+
+def _bench_one(
+    name: str,
+    factory: MultiTrackerFactory,
+    frames: list[np.ndarray],
+    boxes: np.ndarray,
+    warmup: int,
+) -> BenchResult:
+    rss_before = _current_rss_mb()
+    tracker = factory()
+    start = time.perf_counter_ns()
+    tracker.init(frames[0], [tuple(b) for b in boxes])
+    init_ms = (time.perf_counter_ns() - start) / 1e6
+    latencies = []
+    rss_max = rss_before
+    for index, frame in enumerate(frames[1:]):
+        start = time.perf_counter_ns()
+        tracker.update(frame)
+        elapsed = (time.perf_counter_ns() - start) / 1e6
+        if index >= warmup:
+            latencies.append(elapsed)
+        rss = _current_rss_mb()
+        if rss is not None and rss_max is not None:
+            rss_max = max(rss_max, rss)
+    lat = np.asarray(latencies)
+    mean = float(lat.mean())
+    return BenchResult(
+        tracker=name,
+        num_targets=len(boxes),
+        num_frames=len(lat),
+        latency_ms_p50=float(np.percentile(lat, 50)),
+        latency_ms_p99=float(np.percentile(lat, 99)),
+        latency_ms_mean=mean,
+        fps=1000.0 / mean if mean > 0 else math.inf,
+        init_ms=init_ms,
+        fps_ratio_to_reference=None,
+        peak_rss_mb=_peak_rss_mb(),
+        rss_increase_mb=None if rss_before is None or rss_max is None else rss_max - rss_before,
+    )
+
+
+def bench(
+    trackers: Mapping[str, MultiTrackerFactory],
+    sequence: Sequence,
+    target_counts: SequenceABC[int] = (1, 4, 16),
+    warmup: int = 5,
+    *,
+    max_frames: int = 100,
+    reference: str | None = None,
+    out_dir: Path | None = None,
+    progress: bool = False,
+) -> BenchReport:
+    """Measure per-frame latency of each tracker for each number of targets.
+
+    Args:
+        trackers: name -> factory of fresh multi-target trackers (wrap single-target peers
+            in :class:`MultiFromSingle`).
+        sequence: frames and the ground-truth box that is replicated (first frame's box).
+        target_counts: numbers of targets to track at once.
+        warmup: updates run before timing starts (not counted).
+        max_frames: frames decoded up front and used (the first initialises).
+        reference: tracker whose FPS the others are divided by (same number of targets).
+        out_dir: when given, ``bench.json`` and ``bench_latency.png`` are written there.
+        progress: show a tqdm progress bar over the runs.
+    """
+    if not trackers:
+        raise ValueError("bench() needs at least one tracker")
+    if reference is not None and reference not in trackers:
+        raise ValueError(
+            f"reference {reference!r} is not a benchmarked tracker; valid: {list(trackers)}"
+        )
+    counts = [int(c) for c in target_counts]
+    if not counts or min(counts) < 1:
+        raise ValueError(f"target_counts must be positive integers, got {tuple(target_counts)}")
+    if warmup < 0:
+        raise ValueError(f"warmup must be >= 0, got {warmup}")
+    num = min(len(sequence), max_frames)
+    if num - 1 - warmup < 1:
+        raise ValueError(
+            f"{sequence.name!r} gives {num} frames (max_frames={max_frames}): not enough for "
+            f"init + {warmup} warm-up updates + 1 timed frame; use a longer sequence or less warmup"
+        )
+    frames = []
+    for i in range(num):
+        frame = sequence.frame(i).view()
+        frame.setflags(write=False)
+        frames.append(frame)
+    height, width = frames[0].shape[:2]
+    runs = [(name, n) for name in trackers for n in counts]
+    iterator: Any = runs
+    if progress:
+        from tqdm import tqdm
+
+        iterator = tqdm(runs, desc="bench", unit="run")
+    results = []
+    for name, n in iterator:
+        boxes = replicate_boxes(sequence.gt[0], n, width, height)
+        result = _bench_one(name, trackers[name], frames, boxes, warmup)
+        logger.debug("bench %s x%d: %.2f ms/frame", name, n, result.latency_ms_mean)
+        results.append(result)
+    if reference is not None:
+        ref_fps = {r.num_targets: r.fps for r in results if r.tracker == reference}
+        results = [
+            BenchResult(**{**asdict(r), "fps_ratio_to_reference": r.fps / ref_fps[r.num_targets]})
+            for r in results
+        ]
+    report = BenchReport(
+        sequence=sequence.name,
+        frame_shape=tuple(frames[0].shape),
+        warmup=warmup,
+        reference=reference,
+        results=tuple(results),
+        hardware=hardware_info(),
+    )
+    if out_dir is not None:
+        out = Path(out_dir)
+        report.to_json(out / BENCH_JSON)
+        report.save_plot(out / BENCH_PLOT)
+        logger.info("bench results written to %s", out)
+    return report

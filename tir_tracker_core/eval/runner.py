@@ -1,0 +1,455 @@
+"""One-pass evaluation of several trackers on the same frames.
+
+Every tracker follows the single-target protocol of ``docs/architecture.md`` (``init(frame,
+box)``, ``track(frame) -> (box, score)``) and is given as a factory, so each sequence gets a
+fresh instance. Frames are decoded once per sequence and handed to every tracker in lockstep
+(one frame in memory at a time, read-only so that no tracker can alter what the next one sees).
+Times cover only the ``init`` / ``track`` calls, not decoding. Scores follow the LSOTB-TIR
+toolkit rules (:mod:`tir_tracker_core.eval.metrics`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import platform
+import re
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from ..data.sequences import Sequence
+from .metrics import (
+    NORM_PRECISION_THRESHOLDS,
+    PRECISION_THRESHOLD_PX,
+    PRECISION_THRESHOLDS,
+    SUCCESS_THRESHOLDS,
+    Scores,
+    SequenceScores,
+    aggregate,
+    aggregate_by_attribute,
+    evaluate_sequence,
+)
+from .peers import TrackerFactory
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "EvalReport",
+    "SequenceRun",
+    "evaluate",
+    "hardware_info",
+    "run_sequence",
+    "safe_filename",
+]
+
+RESULTS_JSON = "results.json"
+RESULTS_MARKDOWN = "results.md"
+
+
+@dataclass(frozen=True, eq=False)
+class SequenceRun:
+    """Raw output of one tracker on one sequence.
+
+    Attributes:
+        tracker: tracker name.
+        sequence: sequence name.
+        boxes: ``(N, 4)`` reported boxes; frame 0 holds the initial box.
+        scores: ``(N,)`` reported scores; frame 0 holds 1.0.
+        times_s: ``(N,)`` seconds spent in ``init`` (frame 0) and ``track`` (later frames),
+            frame decoding excluded.
+    """
+
+    tracker: str
+    sequence: str
+    boxes: np.ndarray
+    scores: np.ndarray
+    times_s: np.ndarray
+
+    @property
+    def num_frames(self) -> int:
+        """Number of frames processed."""
+        return len(self.boxes)
+
+    @property
+    def total_time_s(self) -> float:
+        """Seconds spent in the tracker over the whole sequence, ``init`` included."""
+        return float(self.times_s.sum())
+
+    @property
+    def fps(self) -> float:
+        """Frames per second over the sequence, ``init`` included (as the OTB toolkit counts)."""
+        total = self.total_time_s
+        return self.num_frames / total if total > 0 else math.inf
+
+
+def safe_filename(name: str) -> str:
+    """A file-name-safe version of a tracker or sequence name (``opencv:nano:/a/b`` ->
+    ``opencv_nano__a_b``)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "unnamed"
+
+
+def _as_box(value: Any, tracker: str, index: int) -> np.ndarray:
+    box = np.asarray(value, dtype=np.float64).reshape(-1)
+    if box.shape != (4,):
+        raise ValueError(
+            f"tracker {tracker!r} returned {value!r} at frame {index}; track() must return "
+            "((x, y, w, h), score)"
+        )
+    return box
+
+
+def _run_lockstep(
+    factories: Mapping[str, TrackerFactory], seq: Sequence
+) -> dict[str, SequenceRun]:
+    """Run every tracker on ``seq``, decoding each frame once and reusing it for all."""
+    n = len(seq)
+    names = list(factories)
+    trackers = {name: factories[name]() for name in names}
+    boxes = {name: np.empty((n, 4)) for name in names}
+    scores = {name: np.empty(n) for name in names}
+    times = {name: np.empty(n) for name in names}
+    init_box = seq.init_box
+    for index, decoded in enumerate(seq.frames()):
+        frame = decoded.view()
+        frame.setflags(write=False)
+        for name in names:
+            tracker = trackers[name]
+            try:
+                if index == 0:
+                    start = time.perf_counter()
+                    tracker.init(frame, init_box)
+                    times[name][0] = time.perf_counter() - start
+                    boxes[name][0], scores[name][0] = init_box, 1.0
+                    continue
+                start = time.perf_counter()
+                box, score = tracker.track(frame)
+                times[name][index] = time.perf_counter() - start
+                boxes[name][index] = _as_box(box, name, index)
+                scores[name][index] = float(score)
+            except Exception as exc:
+                exc.add_note(f"tracker {name!r}, sequence {seq.name!r}, frame {index}")
+                raise
+    runs = {}
+    for name in names:
+        for arr in (boxes[name], scores[name], times[name]):
+            arr.setflags(write=False)
+        runs[name] = SequenceRun(name, seq.name, boxes[name], scores[name], times[name])
+    return runs
+
+
+def run_sequence(factory: TrackerFactory, seq: Sequence, name: str | None = None) -> SequenceRun:
+    """Run one tracker (a fresh instance from ``factory``) over ``seq``.
+
+    ``name`` defaults to the tracker's own ``name`` attribute.
+    """
+    if name is None:
+        probe = factory()
+        name = str(getattr(probe, "name", type(probe).__name__))
+        return _run_lockstep({name: lambda: probe}, seq)[name]
+    return _run_lockstep({name: factory}, seq)[name]
+
+
+def hardware_info() -> dict[str, Any]:
+    """The machine the timings were taken on (reported next to FPS, as benchmarks ask)."""
+    cpu = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text(errors="replace").splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    affinity = getattr(os, "sched_getaffinity", None)
+    return {
+        "cpu": cpu,
+        "cpu_count": os.cpu_count(),
+        "usable_cpus": len(affinity(0)) if affinity else os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "opencv": cv2.__version__,
+        "opencv_threads": cv2.getNumThreads(),
+    }
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return str(value)
+        return f"{value:.3f}" if abs(value) < 1000 else f"{value:,.0f}"
+    return str(value)
+
+
+def _range_str(values: np.ndarray) -> str:
+    """``start:step:stop`` (MATLAB style) of evenly spaced thresholds."""
+    step = float(values[1] - values[0])
+    return f"{float(values[0]):g}:{step:g}:{float(values[-1]):g}"
+
+
+def _scores_dict(scores: Scores | SequenceScores) -> dict[str, float]:
+    return {
+        "success": round(scores.success, 6),
+        "precision": round(scores.precision, 6),
+        "norm_precision": round(scores.norm_precision, 6),
+    }
+
+
+@dataclass(frozen=True, eq=False)
+class EvalReport:
+    """Results of :func:`evaluate`.
+
+    Attributes:
+        trackers: tracker names in the order given.
+        sequences: sequence names in the order given.
+        runs: tracker -> sequence -> raw run.
+        sequence_scores: tracker -> sequence -> scores.
+        scores: tracker -> scores averaged over sequences.
+        attribute_scores: tracker -> attribute -> scores over the sequences carrying it.
+        extra_columns: tracker -> column -> value (e.g. params, MACs) shown in the table.
+        hardware: the machine the timings come from.
+    """
+
+    trackers: tuple[str, ...]
+    sequences: tuple[str, ...]
+    runs: Mapping[str, Mapping[str, SequenceRun]]
+    sequence_scores: Mapping[str, Mapping[str, SequenceScores]]
+    scores: Mapping[str, Scores]
+    attribute_scores: Mapping[str, Mapping[str, Scores]]
+    extra_columns: Mapping[str, Mapping[str, Any]]
+    hardware: Mapping[str, Any]
+
+    def fps(self, tracker: str) -> float:
+        """Overall frames per second of ``tracker``: all frames over all tracker time."""
+        runs = self.runs[tracker].values()
+        total = sum(r.total_time_s for r in runs)
+        frames = sum(r.num_frames for r in runs)
+        return frames / total if total > 0 else math.inf
+
+    def _extra_names(self) -> list[str]:
+        names: list[str] = []
+        for columns in self.extra_columns.values():
+            names.extend(c for c in columns if c not in names)
+        return names
+
+    def markdown_table(self) -> str:
+        """Table with one row per tracker: success, precision, norm. precision, FPS, extras."""
+        extras = self._extra_names()
+        header = ["tracker", "success", "precision", "norm. precision", "FPS", *extras]
+        lines = [
+            "| " + " | ".join(header) + " |",
+            "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|",
+        ]
+        for name in self.trackers:
+            s = self.scores[name]
+            extra = self.extra_columns.get(name, {})
+            cells = [
+                name,
+                f"{s.success:.3f}",
+                f"{s.precision:.3f}",
+                f"{s.norm_precision:.3f}",
+                f"{self.fps(name):.1f}",
+                *(_fmt(extra.get(c)) for c in extras),
+            ]
+            lines.append("| " + " | ".join(cells) + " |")
+        return "\n".join(lines) + "\n"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready summary: per tracker overall / per-sequence / per-attribute scores."""
+        trackers: dict[str, Any] = {}
+        for name in self.trackers:
+            overall = self.scores[name]
+            trackers[name] = {
+                "overall": {
+                    **_scores_dict(overall),
+                    "fps": round(self.fps(name), 3),
+                    "num_sequences": overall.num_sequences,
+                    "num_used": dict(overall.num_used),
+                    "curves": {
+                        "success": overall.success_curve.round(6).tolist(),
+                        "precision": overall.precision_curve.round(6).tolist(),
+                        "norm_precision": overall.norm_precision_curve.round(6).tolist(),
+                    },
+                },
+                "sequences": {
+                    seq: {
+                        **_scores_dict(self.sequence_scores[name][seq]),
+                        "fps": round(self.runs[name][seq].fps, 3),
+                        "num_frames": self.runs[name][seq].num_frames,
+                    }
+                    for seq in self.sequences
+                },
+                "attributes": {
+                    attr: {**_scores_dict(s), "num_sequences": s.num_sequences}
+                    for attr, s in self.attribute_scores.get(name, {}).items()
+                },
+                "extra": dict(self.extra_columns.get(name, {})),
+            }
+        return {
+            "metric": {
+                "rules": "LSOTB-TIR toolkit (one-pass evaluation)",
+                "success_thresholds": _range_str(SUCCESS_THRESHOLDS),
+                "precision_thresholds_px": _range_str(PRECISION_THRESHOLDS),
+                "precision_at_px": PRECISION_THRESHOLD_PX,
+                "norm_precision_thresholds": _range_str(NORM_PRECISION_THRESHOLDS),
+            },
+            "hardware": dict(self.hardware),
+            "sequences": list(self.sequences),
+            "trackers": trackers,
+        }
+
+    def to_json(self, path: Path) -> Path:
+        """Write :meth:`to_dict` as JSON to ``path`` (parent folders are created)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.to_dict(), indent=2, default=_json_default) + "\n")
+        return path
+
+    def save_predictions(self, out_dir: Path) -> list[Path]:
+        """Write ``<out_dir>/<tracker>/<sequence>.txt`` with one ``x,y,w,h`` row per frame."""
+        written = []
+        for name in self.trackers:
+            folder = Path(out_dir) / safe_filename(name)
+            folder.mkdir(parents=True, exist_ok=True)
+            for seq, run in self.runs[name].items():
+                path = folder / f"{safe_filename(seq)}.txt"
+                path.write_text(
+                    "".join(",".join(f"{v:.3f}" for v in row) + "\n" for row in run.boxes)
+                )
+                written.append(path)
+        return written
+
+    def save_plots(self, out_dir: Path) -> list[Path]:
+        """Success, precision and normalized precision plots as PNG files in ``out_dir``."""
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        plots = (
+            ("success", "Success plot", "Overlap threshold", SUCCESS_THRESHOLDS, "AUC"),
+            ("precision", "Precision plot", "Location error threshold (px)",
+             PRECISION_THRESHOLDS, f"@{PRECISION_THRESHOLD_PX}px"),
+            ("norm_precision", "Normalized precision plot", "Normalized location error threshold",
+             NORM_PRECISION_THRESHOLDS, "AUC"),
+        )
+        written = []
+        for key, title, xlabel, thresholds, tag in plots:
+            fig = Figure(figsize=(6.0, 4.5), dpi=100)
+            FigureCanvasAgg(fig)
+            ax = fig.add_subplot(1, 1, 1)
+            ranked = sorted(self.trackers, key=lambda t: -getattr(self.scores[t], key))
+            for name in ranked:
+                s = self.scores[name]
+                curve = getattr(s, f"{key}_curve")
+                ax.plot(thresholds, curve, linewidth=2,
+                        label=f"{name} [{getattr(s, key):.3f}]")
+            ax.set_title(f"{title} ({len(self.sequences)} sequences, {tag})")
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel("Success rate" if key == "success" else "Precision")
+            ax.set_xlim(float(thresholds[0]), float(thresholds[-1]))
+            ax.set_ylim(0.0, 1.0)
+            ax.grid(True, alpha=0.3)
+            ax.legend(loc="lower left" if key == "success" else "lower right", fontsize=8)
+            path = out_dir / f"{key}_plot.png"
+            fig.savefig(path, bbox_inches="tight")
+            written.append(path)
+        return written
+
+    def save(self, out_dir: Path) -> None:
+        """Write ``results.json``, ``results.md``, the plots and per-sequence predictions."""
+        out_dir = Path(out_dir)
+        self.to_json(out_dir / RESULTS_JSON)
+        (out_dir / RESULTS_MARKDOWN).write_text(self.markdown_table())
+        self.save_plots(out_dir)
+        self.save_predictions(out_dir / "predictions")
+        logger.info("evaluation results written to %s", out_dir)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable; give numbers or strings")
+
+
+def evaluate(
+    trackers: Mapping[str, TrackerFactory],
+    sequences: Iterable[Sequence],
+    out_dir: Path | None = None,
+    extra_columns: Mapping[str, Mapping[str, Any]] | None = None,
+    *,
+    progress: bool = False,
+) -> EvalReport:
+    """Run every tracker on every sequence and score them.
+
+    Args:
+        trackers: name -> factory of fresh single-target trackers.
+        sequences: the sequences (names must be unique).
+        out_dir: when given, ``results.json``, ``results.md``, PNG plots and predictions are
+            written there.
+        extra_columns: tracker -> {column: value} added to the table and JSON (params, MACs).
+        progress: show a tqdm progress bar over sequences.
+
+    Returns:
+        An :class:`EvalReport`; per-attribute scores cover the sequences that carry flags.
+    """
+    if not trackers:
+        raise ValueError("evaluate() needs at least one tracker")
+    seqs = list(sequences)
+    if not seqs:
+        raise ValueError("evaluate() needs at least one sequence")
+    names = [s.name for s in seqs]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ValueError(f"sequence names must be unique; repeated: {duplicates}")
+    extra = {k: dict(v) for k, v in (extra_columns or {}).items()}
+    unknown = sorted(set(extra) - set(trackers))
+    if unknown:
+        raise ValueError(f"extra_columns names unknown trackers {unknown}; valid: {list(trackers)}")
+    iterator: Iterable[Sequence] = seqs
+    if progress:
+        from tqdm import tqdm
+
+        iterator = tqdm(seqs, desc="sequences", unit="seq")
+    runs: dict[str, dict[str, SequenceRun]] = {name: {} for name in trackers}
+    for seq in iterator:
+        for name, run in _run_lockstep(trackers, seq).items():
+            runs[name][seq.name] = run
+        logger.debug("evaluated %d trackers on %s (%d frames)", len(trackers), seq.name, len(seq))
+    gts = {s.name: s.gt for s in seqs}
+    attributes = {s.name: s.attributes for s in seqs if s.attributes}
+    seq_scores = {
+        name: {seq: evaluate_sequence(run.boxes, gts[seq]) for seq, run in per_seq.items()}
+        for name, per_seq in runs.items()
+    }
+    report = EvalReport(
+        trackers=tuple(trackers),
+        sequences=tuple(names),
+        runs=runs,
+        sequence_scores=seq_scores,
+        scores={name: aggregate(s.values()) for name, s in seq_scores.items()},
+        attribute_scores={
+            name: aggregate_by_attribute(s, attributes) for name, s in seq_scores.items()
+        },
+        extra_columns=extra,
+        hardware=hardware_info(),
+    )
+    if out_dir is not None:
+        report.save(Path(out_dir))
+    return report
