@@ -1,4 +1,4 @@
-"""Inference backends: the networks behind a ``Tracker`` (PyTorch, ONNX Runtime, ...).
+"""Inference backends: the networks behind a ``Tracker`` (PyTorch, ONNX Runtime, TensorRT).
 
 A backend takes pre-processed crops as float32 numpy arrays and returns numpy arrays; the
 tracker owns the template-feature cache (opaque objects returned by ``template``).
@@ -6,5 +6,8 @@ tracker owns the template-feature cache (opaque objects returned by ``template``
 
 from .base import BACKENDS, Backend, build_backend
 from . import torch_backend  # noqa: F401  (registers "torch")
+from . import onnx_backend  # noqa: F401  (registers "onnxruntime")
+from . import tensorrt_backend  # noqa: F401  (registers "tensorrt"; imports torch_tensorrt lazily)
+from .tensorrt_backend import auto_backend, tensorrt_status
 
-__all__ = ["BACKENDS", "Backend", "build_backend"]
+__all__ = ["BACKENDS", "Backend", "auto_backend", "build_backend", "tensorrt_status"]
