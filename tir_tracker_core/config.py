@@ -117,6 +117,10 @@ class TrackerConfig:
     lost_patience: int = 5  # consecutive misses before a target is reported lost
     max_targets: int = 32
     min_size: float = 4.0  # boxes never shrink below this many pixels
+    # Targets whose search regions overlap at a similar scale share one backbone pass over
+    # the union of their regions (a "canvas") instead of one pass per target.
+    share_search: bool = True
+    share_scale_tolerance: float = 0.1  # relative zoom difference allowed inside one canvas
 
 
 # --------------------------------------------------------------------------- conversion

@@ -19,6 +19,12 @@ class Backend(Protocol):
     def track(self, feats: list[Any], crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Cached features of N targets + (N,3,I,I) search crops -> cls (N,2,S,S), loc (N,4,S,S)."""
 
+    def features(self, images: np.ndarray) -> np.ndarray:
+        """(B,3,H,W) float32 images of any size (shared search canvases) -> backbone features."""
+
+    def head(self, feats: list[Any], xf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Cached template features of N targets + (N,C,s,s) search features -> cls, loc."""
+
 
 BACKENDS: Registry[Backend] = Registry("backend")
 

@@ -48,10 +48,12 @@ from ..errors import TrackerError
 log = logging.getLogger(__name__)
 
 EXPORT_FORMAT = "tir_tracker.onnx_export"
-EXPORT_FORMAT_VERSION = 1
+EXPORT_FORMAT_VERSION = 2
 DEFAULT_OPSET = 17
 META_FILE = "export.json"
 TEMPLATE_FILE = "template.onnx"
+BACKBONE_FILE = "backbone.onnx"
+HEAD_FILE = "head.onnx"
 TRACK_FILE = "track.onnx"
 
 
@@ -79,6 +81,16 @@ class ExportedModel:
     @property
     def track(self) -> Path:
         return self.directory / TRACK_FILE
+
+    @property
+    def backbone(self) -> Path:
+        """``x`` (B, 3, H, W) of any size -> ``xf``: search features of shared canvases."""
+        return self.directory / BACKBONE_FILE
+
+    @property
+    def head(self) -> Path:
+        """``zf``, ``xf`` -> ``cls``, ``loc``: the head alone."""
+        return self.directory / HEAD_FILE
 
 
 # --------------------------------------------------------------------------- rewriting
@@ -168,6 +180,17 @@ class TrackBranch(nn.Module):
         return self.head(zf, self.backbone(x))
 
 
+class HeadBranch(nn.Module):
+    """``(zf, xf) -> (cls, loc)``: the head alone (search features computed elsewhere)."""
+
+    def __init__(self, head: nn.Module) -> None:
+        super().__init__()
+        self.head = head
+
+    def forward(self, zf: torch.Tensor, xf: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.head(zf, xf)
+
+
 def inference_modules(model: nn.Module, fold_bn: bool = True) -> tuple[TemplateBranch, TrackBranch]:
     """CPU float32 eval-mode copies of the two branches, rewritten for export (the caller's
     model is left untouched)."""
@@ -224,7 +247,7 @@ def load_export(directory: str | Path) -> ExportedModel:
             parity={k: float(v) for k, v in meta.get("parity", {}).items()})
     except (ValueError, KeyError, TypeError) as e:
         raise ExportError(f"{meta_path} is not a valid export description: {e}") from None
-    for p in (exp.template, exp.track):
+    for p in (exp.template, exp.track, exp.backbone, exp.head):
         if not p.is_file():
             raise ExportError(f"{p} is missing; delete {d} and export again")
     return exp
@@ -234,8 +257,13 @@ def load_export(directory: str | Path) -> ExportedModel:
 
 
 def _onnx_export(module: nn.Module, args: tuple, path: Path, input_names: list[str],
-                 output_names: list[str], opset: int, dynamic_batch: bool) -> None:
-    axes = {n: {0: "batch"} for n in input_names + output_names} if dynamic_batch else None
+                 output_names: list[str], opset: int, dynamic_batch: bool,
+                 spatial: dict[str, dict[int, str]] | None = None) -> None:
+    axes: dict[str, dict[int, str]] | None = None
+    if dynamic_batch or spatial:
+        axes = {n: ({0: "batch"} if dynamic_batch else {}) for n in input_names + output_names}
+        for name, dims in (spatial or {}).items():
+            axes[name].update(dims)
     with warnings.catch_warnings():
         # the TorchScript exporter is deprecated in favour of the torch.export one (which needs
         # onnxscript, not installed); shape reads of fixed spatial sizes warn as tracer
@@ -267,8 +295,9 @@ def verify_export(model: nn.Module, exported: ExportedModel, batch_sizes: tuple[
     cfg: ModelConfig = model.cfg
     net = copy.deepcopy(model).float().cpu().eval()
     tpl, trk = _session(exported.template), _session(exported.track)
+    bb, hd = _session(exported.backbone), _session(exported.head)
     rng = np.random.default_rng(seed)
-    worst = {"zf": 0.0, "cls": 0.0, "loc": 0.0}
+    worst = {"zf": 0.0, "cls": 0.0, "loc": 0.0, "canvas": 0.0}
     sizes = batch_sizes if exported.dynamic_batch else (1,)
     for b in sizes:
         z = rng.uniform(0, cfg.input_scale, (b, 3, cfg.exemplar_size, cfg.exemplar_size))
@@ -279,8 +308,18 @@ def verify_export(model: nn.Module, exported: ExportedModel, batch_sizes: tuple[
             cls_ref, loc_ref = net.head(zf_ref, net.backbone(torch.from_numpy(x)))
         (zf,) = tpl.run(None, {"z": z})
         cls, loc = trk.run(None, {"zf": zf_ref.numpy(), "x": x})
+        # the split path of shared search canvases: backbone on a canvas wider than one
+        # search crop, and the head alone
+        canvas = rng.uniform(0, cfg.input_scale, (b, 3, cfg.instance_size,
+                                                  cfg.instance_size + 32)).astype(np.float32)
+        with torch.inference_mode():
+            cf_ref = net.backbone(torch.from_numpy(canvas))
+            xf_ref = net.backbone(torch.from_numpy(x))
+        (cf,) = bb.run(None, {"x": canvas})
+        cls2, loc2 = hd.run(None, {"zf": zf_ref.numpy(), "xf": xf_ref.numpy()})
         for name, ref, out in (("zf", zf_ref.numpy(), zf), ("cls", cls_ref.numpy(), cls),
-                               ("loc", loc_ref.numpy(), loc)):
+                               ("loc", loc_ref.numpy(), loc), ("canvas", cf_ref.numpy(), cf),
+                               ("cls", cls_ref.numpy(), cls2), ("loc", loc_ref.numpy(), loc2)):
             if ref.shape != out.shape:
                 raise ExportError(f"{name} of batch {b}: ONNX shape {out.shape}, PyTorch "
                                   f"{ref.shape}")
@@ -344,7 +383,14 @@ def export_onnx(model: nn.Module, out_dir: str | Path, *, opset: int = DEFAULT_O
         _onnx_export(tpl, (z,), tmp / TEMPLATE_FILE, ["z"], ["zf"], opset, dynamic_batch)
         _onnx_export(trk, (zf, x), tmp / TRACK_FILE, ["zf", "x"], ["cls", "loc"], opset,
                      dynamic_batch)
-        for f in (TEMPLATE_FILE, TRACK_FILE):
+        with torch.inference_mode():
+            xf = trk.backbone(x)
+        # backbone with dynamic spatial size: shared search canvases of several targets
+        _onnx_export(tpl, (x,), tmp / BACKBONE_FILE, ["x"], ["xf"], opset, dynamic_batch,
+                     spatial={"x": {2: "height", 3: "width"}, "xf": {2: "fh", 3: "fw"}})
+        _onnx_export(HeadBranch(trk.head).eval(), (zf, xf), tmp / HEAD_FILE, ["zf", "xf"], ["cls", "loc"], opset,
+                     dynamic_batch)
+        for f in (TEMPLATE_FILE, TRACK_FILE, BACKBONE_FILE, HEAD_FILE):
             _check(tmp / f)
         exp = ExportedModel(directory=tmp, key=key, model=cfg, opset=opset,
                             dynamic_batch=dynamic_batch, fold_bn=fold_bn,

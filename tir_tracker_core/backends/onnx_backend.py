@@ -181,7 +181,10 @@ class OnnxRuntimeBackend:
         self._io_binding = io_binding
         self._graphs: dict[tuple[str, int], _Graph | None] = {
             ("template", 3): _Graph(exported.template, self._so, self._providers, io_binding),
-            ("track", 3): _Graph(exported.track, self._so, self._providers, io_binding)}
+            ("track", 3): _Graph(exported.track, self._so, self._providers, io_binding),
+            ("head", 3): _Graph(exported.head, self._so, self._providers, io_binding),
+            # canvases change size from frame to frame: no buffers bound per batch size
+            ("backbone", 3): _Graph(exported.backbone, self._so, self._providers, False)}
         self._dynamic = exported.dynamic_batch
         log.info("onnxruntime backend: %s on %s (threads %s, optimization %s)",
                  exported.directory, self._providers[0], threads or "default", optimization)
@@ -222,6 +225,22 @@ class OnnxRuntimeBackend:
 
     def track(self, feats: list[Any], crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         cls, loc = self._run("track", crops, np.stack(feats))
+        return cls, loc
+
+    def features(self, images: np.ndarray) -> np.ndarray:
+        (xf,) = self._graphs[("backbone", 3)].run(np.ascontiguousarray(images, np.float32))
+        return xf
+
+    def head(self, feats: list[Any], xf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        graph = self._graphs[("head", 3)]
+        zf = np.ascontiguousarray(np.stack(feats), np.float32)
+        xf = np.ascontiguousarray(xf, np.float32)
+        step = self._chunk if self._dynamic else 1
+        if len(xf) <= step:
+            cls, loc = graph.run(zf, xf)
+            return cls, loc
+        parts = [graph.run(zf[i:i + step], xf[i:i + step]) for i in range(0, len(xf), step)]
+        cls, loc = (np.concatenate(p) for p in zip(*parts))
         return cls, loc
 
     def end_profiling(self) -> list[str]:

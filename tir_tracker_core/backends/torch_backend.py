@@ -42,3 +42,12 @@ class TorchBackend:
         xf = self.model.backbone(torch.from_numpy(crops).to(self._dev))
         cls, loc = self.model.head(torch.stack(feats), xf)
         return cls.float().cpu().numpy(), loc.float().cpu().numpy()
+
+    @torch.inference_mode()
+    def features(self, images: np.ndarray) -> np.ndarray:
+        return self.model.backbone(torch.from_numpy(images).to(self._dev)).float().cpu().numpy()
+
+    @torch.inference_mode()
+    def head(self, feats: list[Any], xf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        cls, loc = self.model.head(torch.stack(feats), torch.from_numpy(xf).to(self._dev))
+        return cls.float().cpu().numpy(), loc.float().cpu().numpy()

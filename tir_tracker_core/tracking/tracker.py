@@ -78,6 +78,52 @@ def crop_batch(img: np.ndarray, centers: np.ndarray, sizes: np.ndarray, out: int
     return batch
 
 
+@dataclass
+class _Canvas:
+    """Targets sharing one backbone pass: their search windows at one zoom ``scale``."""
+
+    scale: float
+    members: list[int]
+    x0: float = 0.0  # image coordinates of canvas pixel (0, 0)'s reference point
+    y0: float = 0.0
+    cells: list[tuple[int, int]] = field(default_factory=list)  # window start, feature cells
+
+
+def plan_canvases(centers: np.ndarray, scales: np.ndarray, instance: int, stride: int,
+                  tolerance: float) -> list[_Canvas]:
+    """Greedily group targets whose search windows overlap at similar zoom, when one canvas
+    over their union costs no more pixels than their separate crops."""
+    canvases: list[_Canvas] = []
+    rects: list[np.ndarray] = []  # union rectangle (x1, y1, x2, y2) in image px per canvas
+    for i in np.argsort(-scales):
+        half = instance / 2 / scales[i]
+        r = np.array([centers[i][0] - half, centers[i][1] - half,
+                      centers[i][0] + half, centers[i][1] + half])
+        for c, u in zip(canvases, rects):
+            if abs(math.log(scales[i] / c.scale)) > math.log1p(tolerance):
+                continue
+            union = np.array([min(u[0], r[0]), min(u[1], r[1]), max(u[2], r[2]), max(u[3], r[3])])
+            area = (union[2] - union[0]) * (union[3] - union[1]) * c.scale ** 2
+            if area <= (len(c.members) + 1) * instance ** 2:
+                c.members.append(int(i))
+                u[:] = union
+                break
+        else:
+            canvases.append(_Canvas(float(scales[i]), [int(i)]))
+            rects.append(r)
+    for c in canvases:
+        # window of member m starts at canvas pixel 16 * cell, so its features are an exact
+        # slice of the canvas features; its centre pixel maps back to ``centre_of``
+        pts = centers[c.members]
+        c.x0 = float(pts[:, 0].min()) + 0.5 - (instance / 2) / c.scale
+        c.y0 = float(pts[:, 1].min()) + 0.5 - (instance / 2) / c.scale
+        for cx, cy in pts:
+            dx = (cx - c.x0 + 0.5) * c.scale - 0.5 - (instance - 1) / 2
+            dy = (cy - c.y0 + 0.5) * c.scale - 0.5 - (instance - 1) / 2
+            c.cells.append((int(round(dx / stride)), int(round(dy / stride))))
+    return canvases
+
+
 def validate_box(box: Sequence[float], width: int, height: int) -> np.ndarray:
     """Check one (x, y, w, h) box against an image; returns it clipped to the image."""
     try:
@@ -85,7 +131,7 @@ def validate_box(box: Sequence[float], width: int, height: int) -> np.ndarray:
     except (TypeError, ValueError):
         raise InvalidBoxError(f"box {box!r} is not 4 numbers (x, y, w, h)") from None
     if b.size != 4:
-        raise InvalidBoxError(f"box {box!r} has {b.size} values; give (x, y, w, h)")
+        raise InvalidBoxError(f"box {box!r} has {b.size} values; give 4 values (x, y, w, h)")
     if not np.all(np.isfinite(b)):
         raise InvalidBoxError(f"box {tuple(b)} contains NaN or inf; give finite pixel values")
     x, y, w, h = b
@@ -234,18 +280,103 @@ class Tracker:
         s_z = np.sqrt(np.prod(sizes + self.cfg.context_amount * sizes.sum(1, keepdims=True), 1))
         scale_z = mc.exemplar_size / s_z
         s_x = np.round(s_z * (mc.instance_size / mc.exemplar_size))
-        crops = crop_batch(img, np.stack([t.center for t in targets]), s_x, mc.instance_size,
-                           [t.avg for t in targets])
-        t1 = time.perf_counter()
-        cls, loc = self.backend.track([t.feat for t in targets], crops)
+        centers = np.stack([t.center for t in targets])
+        canvases = self._plan(centers, scale_z)
+        if canvases is None:  # every target alone: one crop each, fused backbone + head
+            crops = crop_batch(img, centers, s_x, mc.instance_size, [t.avg for t in targets])
+            t1 = time.perf_counter()
+            cls, loc = self.backend.track([t.feat for t in targets], crops)
+        else:
+            xf, centers, scale_z, t1 = self._shared_features(img, targets, canvases, s_x, scale_z)
+            cls, loc = self.backend.head([t.feat for t in targets], xf)
         t2 = time.perf_counter()
-        tracks = self._postprocess(targets, cls, loc, scale_z, img.shape[1], img.shape[0])
+        tracks = self._postprocess(targets, cls, loc, scale_z, img.shape[1], img.shape[0],
+                                   centers)
         t3 = time.perf_counter()
         self.timing = Timing((t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3)
         return tracks
 
+    def _plan(self, centers: np.ndarray, scale_z: np.ndarray) -> list[_Canvas] | None:
+        """Canvases for shared search, or None when no two targets would share one."""
+        if (not self.cfg.share_search or len(centers) < 2
+                or not hasattr(self.backend, "features") or not hasattr(self.backend, "head")):
+            return None
+        mc = self.model_cfg
+        canvases = plan_canvases(centers, scale_z, mc.instance_size, mc.stride,
+                                 self.cfg.share_scale_tolerance)
+        return None if all(len(c.members) == 1 for c in canvases) else canvases
+
+    def _shared_features(self, img: np.ndarray, targets: list[_Target], canvases: list[_Canvas],
+                         s_x: np.ndarray, scale_z: np.ndarray
+                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+        """Search features of every target, one backbone pass per canvas.
+
+        Returns the features (N, C, s, s), the image point each target's window is centred on,
+        the zoom each target was searched at, and the time the network started.
+        """
+        mc = self.model_cfg
+        inst, stride = mc.instance_size, mc.stride
+        n = len(targets)
+        centers = np.zeros((n, 2))
+        scales = np.zeros(n)
+        singles = [c.members[0] for c in canvases if len(c.members) == 1]
+        shared = [c for c in canvases if len(c.members) > 1]
+        images: list[np.ndarray] = []
+        for c in shared:
+            w = max(cx for cx, _ in c.cells) * stride + inst
+            h = max(cy for _, cy in c.cells) * stride + inst
+            m = np.array([[c.scale, 0, c.scale * (0.5 - c.x0) - 0.5],
+                          [0, c.scale, c.scale * (0.5 - c.y0) - 0.5]], np.float64)
+            canvas = cv2.warpAffine(img, m, (w, h), flags=cv2.INTER_LINEAR,
+                                    borderMode=cv2.BORDER_CONSTANT,
+                                    borderValue=targets[c.members[0]].avg)
+            images.append(canvas.transpose(2, 0, 1)[None].astype(np.float32))
+            for k, (cx, cy) in zip(c.members, c.cells):
+                scales[k] = c.scale
+                centers[k] = (c.x0 + (cx * stride + (inst - 1) / 2 + 0.5) / c.scale - 0.5,
+                              c.y0 + (cy * stride + (inst - 1) / 2 + 0.5) / c.scale - 0.5)
+        crops = None
+        if singles:
+            crops = crop_batch(img, np.stack([targets[k].center for k in singles]), s_x[singles],
+                               inst, [targets[k].avg for k in singles])
+        t1 = time.perf_counter()
+        xf: list[np.ndarray | None] = [None] * n
+        if crops is not None:
+            for k, f in zip(singles, self.backend.features(crops)):
+                xf[k] = f
+                centers[k] = targets[k].center
+                scales[k] = scale_z[k]
+        for c, image in zip(shared, images):
+            fmap = self.backend.features(image)[0]
+            size = fmap.shape[-1] - (image.shape[-1] - inst) // stride  # window, in cells
+            for k, (cx, cy) in zip(c.members, c.cells):
+                xf[k] = fmap[:, cy:cy + size, cx:cx + size]
+        return np.ascontiguousarray(np.stack(xf)), centers, scales, t1
+
+    def _windows(self, offsets: np.ndarray, scale_z: np.ndarray) -> np.ndarray:
+        """Cosine windows centred on each target's previous position.
+
+        ``offsets`` (N, 2): previous centre minus the search window's centre, in image pixels
+        (zero unless the window was snapped to a shared canvas's feature grid).
+        """
+        if not np.any(offsets):
+            return self._window[None]
+        s = self.model_cfg.score_size
+        stride = self.model_cfg.stride
+        ori = -(s // 2) * stride
+        o = offsets * scale_z[:, None]  # crop pixels
+        kx = (self._points[None, :, 0] - o[:, 0:1] - ori) / stride
+        ky = (self._points[None, :, 1] - o[:, 1:2] - ori) / stride
+
+        def hann(k: np.ndarray) -> np.ndarray:
+            w = 0.5 - 0.5 * np.cos(2 * np.pi * k / (s - 1))
+            return np.where((k >= 0) & (k <= s - 1), w, 0.0)
+
+        return hann(kx) * hann(ky)
+
     def _postprocess(self, targets: list[_Target], cls: np.ndarray, loc: np.ndarray,
-                     scale_z: np.ndarray, width: int, height: int) -> tuple[Track, ...]:
+                     scale_z: np.ndarray, width: int, height: int,
+                     centers: np.ndarray) -> tuple[Track, ...]:
         cfg = self.cfg
         n = len(targets)
         logits = cls.reshape(n, 2, -1)
@@ -267,7 +398,8 @@ class Tracker:
         s_c = change(sz(pw, ph) / sz(tw, th))
         r_c = change((tw / th) / np.maximum(pw / np.maximum(ph, 1e-6), 1e-6))
         penalty = np.exp(-(r_c * s_c - 1) * cfg.penalty_k)
-        pscore = penalty * score * (1 - cfg.window_influence) + self._window * cfg.window_influence
+        window = self._windows(np.stack([t.center for t in targets]) - centers, scale_z)
+        pscore = penalty * score * (1 - cfg.window_influence) + window * cfg.window_influence
         best = np.argmax(pscore, axis=1)
         rows = np.arange(n)
         best_score = score[rows, best]
@@ -281,8 +413,8 @@ class Tracker:
             t.state = TrackState.LOST if t.misses >= cfg.lost_patience else TrackState.TRACKED
             if t.state is TrackState.TRACKED:
                 j = best[i]
-                cx = t.center[0] + pcx[i, j] / scale_z[i]
-                cy = t.center[1] + pcy[i, j] / scale_z[i]
+                cx = centers[i][0] + pcx[i, j] / scale_z[i]
+                cy = centers[i][1] + pcy[i, j] / scale_z[i]
                 w = t.size[0] * (1 - lr[i]) + pw[i, j] / scale_z[i] * lr[i]
                 h = t.size[1] * (1 - lr[i]) + ph[i, j] / scale_z[i] * lr[i]
                 t.center = np.array([min(max(cx, 0.0), width), min(max(cy, 0.0), height)])
