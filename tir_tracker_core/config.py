@@ -113,7 +113,12 @@ class TrackerConfig:
     penalty_k: float = 0.150
     lr: float = 0.385
     context_amount: float = 0.5
-    lost_threshold: float = 0.25  # score under which a frame counts as a miss
+    # A frame is a miss when the peak score is under ``lost_threshold`` or the score map's
+    # peak-to-sidelobe ratio (peak minus mean of the map outside the peak's 5x5 cells, over
+    # their std) is under ``lost_psr``: a Siamese network's softmax score stays high on
+    # clutter when the target is gone, but its response then spreads out.
+    lost_threshold: float = 0.25
+    lost_psr: float = 8.0
     lost_patience: int = 5  # consecutive misses before a target is reported lost
     max_targets: int = 32
     min_size: float = 4.0  # boxes never shrink below this many pixels

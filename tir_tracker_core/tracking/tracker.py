@@ -124,6 +124,22 @@ def plan_canvases(centers: np.ndarray, scales: np.ndarray, instance: int, stride
     return canvases
 
 
+def peak_to_sidelobe(score: np.ndarray, size: int, exclude: int = 2) -> np.ndarray:
+    """Peak-to-sidelobe ratio of each (size*size) score map: (peak - mean of the cells more
+    than ``exclude`` cells from the peak) / their std."""
+    n = len(score)
+    maps = score.reshape(n, size, size)
+    peak = maps.reshape(n, -1).argmax(1)
+    pi, pj = np.divmod(peak, size)
+    ii, jj = np.mgrid[0:size, 0:size]
+    side = (np.abs(ii[None] - pi[:, None, None]) > exclude) | \
+        (np.abs(jj[None] - pj[:, None, None]) > exclude)
+    cnt = side.sum((1, 2))
+    mean = (maps * side).sum((1, 2)) / cnt
+    var = (((maps - mean[:, None, None]) ** 2) * side).sum((1, 2)) / cnt
+    return (maps.reshape(n, -1).max(1) - mean) / (np.sqrt(var) + 1e-6)
+
+
 def validate_box(box: Sequence[float], width: int, height: int) -> np.ndarray:
     """Check one (x, y, w, h) box against an image; returns it clipped to the image."""
     try:
@@ -404,12 +420,14 @@ class Tracker:
         rows = np.arange(n)
         best_score = score[rows, best]
         lr = penalty[rows, best] * best_score * cfg.lr
+        psr = peak_to_sidelobe(score, self.model_cfg.score_size)
 
         out = []
         for i, t in enumerate(targets):
             t.age += 1
             t.score = float(best_score[i])
-            t.misses = t.misses + 1 if t.score < cfg.lost_threshold else 0
+            miss = t.score < cfg.lost_threshold or psr[i] < cfg.lost_psr
+            t.misses = t.misses + 1 if miss else 0
             t.state = TrackState.LOST if t.misses >= cfg.lost_patience else TrackState.TRACKED
             if t.state is TrackState.TRACKED:
                 j = best[i]

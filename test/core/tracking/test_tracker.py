@@ -85,19 +85,23 @@ def test_add_remove_reset(tracker_factory):
 
 
 def test_target_that_vanishes_is_reported_lost():
-    # the shipped model is trained with target-free search crops, so its score falls when the
-    # target is gone (an RGB model's softmax score stays high on thermal clutter)
+    """A warm target hidden for a while (standing still behind an obstacle): the score map's
+    response spreads out, the target is reported lost and its box is held instead of
+    drifting over the clutter; when it shows again it is tracked again."""
     tr = load_tracker("default", tracker={"lost_patience": 3})
     tr.init(blob_frame([path(0, 0)], 0), [box_at(path(0, 0))])
     for t in range(1, 6):
         (tk,) = tr.update(blob_frame([path(0, t)], t))
     assert tk.state is TrackState.TRACKED
-    held = tk.box
-    states = [tr.update(blob_frame([path(0, t)], t, visible=[False]))[0] for t in range(6, 20)]
-    assert states[-1].state is TrackState.LOST and states[-1].score < 0.25
-    assert np.hypot(states[-1].box[0] - held[0], states[-1].box[1] - held[1]) < 30  # no silent drift
-    (back,) = [tr.update(blob_frame([path(0, t)], t)) for t in range(20, 23)][-1]
-    assert back.state is TrackState.TRACKED
+    hidden = [tr.update(blob_frame([path(0, 5)], t, visible=[False]))[0] for t in range(6, 20)]
+    lost = [k for k in hidden if k.state is TrackState.LOST]
+    assert len(lost) >= 5, [k.state.value for k in hidden]
+    first = lost[0].box
+    assert all(np.allclose(k.box, first) for k in lost)  # held, not drifting
+    back = [tr.update(blob_frame([path(0, 5)], t))[0] for t in range(20, 26)]
+    assert back[-1].state is TrackState.TRACKED
+    cx, cy = back[-1].box[0] + back[-1].box[2] / 2, back[-1].box[1] + back[-1].box[3] / 2
+    assert np.hypot(cx - path(0, 5)[0], cy - path(0, 5)[1]) < 10
 
 
 @pytest.mark.parametrize("box, msg", [

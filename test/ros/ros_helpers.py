@@ -1,0 +1,126 @@
+"""Helpers of the ROS 2 tests: environment of ROS processes, subprocess handling, commands.
+
+Every ROS process is a separate subprocess whose environment puts the source tree first on
+PYTHONPATH and the built interfaces after it (the package's ``extend_path`` finds the
+generated ``msg``/``srv`` modules there), uses this run's own ROS_DOMAIN_ID, discovery
+limited to localhost, and the repository's Fast DDS profile.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ACTORS = Path(__file__).with_name("actors.py")
+WORKSPACE = REPO_ROOT / "build" / "ros" / "ws"
+PROFILE = REPO_ROOT / "config" / "fastdds_shm.xml"
+PARAMS = REPO_ROOT / "config" / "tracker.yaml"
+SITE = f"lib/python{sys.version_info[0]}.{sys.version_info[1]}/site-packages"
+DOMAIN_ID = 1 + os.getpid() % 101  # private per test run (1..101 work with Fast DDS)
+# The model the node tracks with: the shipped default unless a developer points elsewhere.
+MODEL = os.environ.get("TIR_ROS_TEST_MODEL", "default")
+
+
+def _prepend(env: dict[str, str], key: str, *paths: object) -> None:
+    parts = [str(p) for p in paths] + [p for p in env.get(key, "").split(os.pathsep) if p]
+    env[key] = os.pathsep.join(dict.fromkeys(parts))
+
+
+def ros_env(prefix: Path, *, source_tree: bool = True) -> dict[str, str]:
+    """Environment of a ROS process of this test run; ``prefix`` is the install prefix of
+    the built package; ``source_tree`` puts the checkout first on PYTHONPATH."""
+    env = dict(os.environ)
+    _prepend(env, "PYTHONPATH", prefix / SITE)
+    if source_tree:
+        _prepend(env, "PYTHONPATH", REPO_ROOT)
+    _prepend(env, "LD_LIBRARY_PATH", prefix / "lib")
+    _prepend(env, "AMENT_PREFIX_PATH", prefix, sys.prefix)
+    env.update(ROS_DOMAIN_ID=str(DOMAIN_ID),
+               ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST",
+               FASTDDS_DEFAULT_PROFILES_FILE=str(PROFILE),
+               RMW_IMPLEMENTATION="rmw_fastrtps_cpp",
+               PYTHONUNBUFFERED="1")
+    env.pop("ROS_LOCALHOST_ONLY", None)
+    return env
+
+
+class Procs:
+    """Subprocesses of one test, each logging to a file; stopped with SIGINT at the end."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.tmp_path = tmp_path
+        self.procs: list[tuple[str, subprocess.Popen, Path]] = []
+
+    def start(self, name: str, cmd: list[str], env: dict[str, str]) -> subprocess.Popen:
+        log = self.tmp_path / f"{name}.log"
+        with open(log, "w") as handle:
+            proc = subprocess.Popen(cmd, env=env, stdout=handle, stderr=subprocess.STDOUT,
+                                    cwd=self.tmp_path)
+        self.procs.append((name, proc, log))
+        return proc
+
+    def log(self, proc: subprocess.Popen) -> str:
+        return next(log.read_text() for _, p, log in self.procs if p is proc)
+
+    def logs(self) -> str:
+        return "\n".join(f"----- {name} (rc={p.poll()}):\n{log.read_text()[-6000:]}"
+                         for name, p, log in self.procs)
+
+    def wait(self, proc: subprocess.Popen, timeout: float) -> int:
+        try:
+            return proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"{proc.args} still running after {timeout} s\n{self.logs()}")
+
+    def interrupt(self, proc: subprocess.Popen, timeout: float = 15.0) -> int:
+        """Ctrl-C, as a user would; returns the exit code (-9 if it had to be killed)."""
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        return proc.returncode
+
+    def stop_all(self) -> None:
+        for _, proc, _ in reversed(self.procs):
+            self.interrupt(proc, timeout=10.0)
+
+
+def node_command(*params: str, params_file: Path = PARAMS) -> list[str]:
+    """The node as its console script runs it, with ``name:=value`` parameter overrides."""
+    cmd = [sys.executable, "-m", "tir_tracker_ros.node", "--ros-args",
+           "--params-file", str(params_file)]
+    for param in params:
+        cmd += ["-p", f"tir_tracker:{param}"]  # node-qualified: overrides the YAML's key
+    return cmd
+
+
+def actor_command(*args: str) -> list[str]:
+    return [sys.executable, str(ACTORS), *args]
+
+
+def run_client(procs: Procs, env: dict[str, str], scenario: str, *args: str,
+               timeout: float = 120.0) -> dict:
+    """Run a client scenario of actors.py to its end; returns its JSON report."""
+    out = procs.tmp_path / f"{scenario}.json"
+    proc = procs.start(f"client-{scenario}",
+                       actor_command("client", scenario, "--out", str(out), *args), env)
+    rc = procs.wait(proc, timeout)
+    assert rc == 0, f"client {scenario} failed\n{procs.logs()}"
+    return json.loads(out.read_text())
+
+
+def status(statuses: list[dict], concern: str) -> dict:
+    """The diagnostic status of ``concern`` (model, input, tracking)."""
+    found = [s for s in statuses if s["name"].endswith(f": {concern}")]
+    assert found, f"no {concern} status in {statuses}"
+    return found[0]

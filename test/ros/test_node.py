@@ -1,0 +1,94 @@
+"""The tracker node over a real rclpy and Fast DDS, every party in its own process:
+node (console-script main with the repository's params file), camera, client."""
+
+from __future__ import annotations
+
+import json
+
+from ros_helpers import MODEL, actor_command, node_command, run_client, status
+
+FRAMES = 150  # 5 s of 640x512 mono16 at 30 Hz
+
+
+def test_tracks_synthetic_thermal_stream_and_reports_fps(env, procs, tmp_path):
+    node = procs.start("node", node_command(f"model:={MODEL}"), env)
+    out = tmp_path / "track.json"
+    client = procs.start("client", actor_command("client", "track", "--frames", str(FRAMES),
+                                                 "--out", str(out)), env)
+    camera = procs.start("camera", actor_command("camera", "--frames", str(FRAMES),
+                                                 "--rate", "30"), env)
+    assert procs.wait(camera, 120) == 0, procs.logs()
+    assert procs.wait(client, 60) == 0, procs.logs()
+    result = json.loads(out.read_text())
+    print("\nlive synthetic 640x512 mono16 @30 Hz:", json.dumps(
+        {k: result[k] for k in ("success", "precision", "frames_scored", "tracks_received",
+                                "latency_ms_p50", "latency_ms_p99")}))
+
+    assert result["set_targets"][-1]["success"], result["set_targets"]
+    assert result["success"] > 0.5, procs.logs()
+    assert result["tracks_received"] >= 0.5 * result["frames_scored"]
+    tracking = status(result["diagnostics"], "tracking")
+    assert float(tracking["values"]["processing_fps"]) > 0
+    assert int(tracking["values"]["frames_processed"]) >= result["tracks_received"]
+    assert tracking["values"]["targets"] == "1"
+    assert status(result["diagnostics"], "model")["level"] == 0
+    assert node.poll() is None
+    assert procs.interrupt(node) == 0, procs.log(node)  # clean Ctrl-C shutdown
+
+
+def test_bad_input_is_answered_counted_and_survived(env, procs, tmp_path):
+    corrupt = tmp_path / "corrupt.safetensors"
+    corrupt.write_bytes(b"\x00garbage" * 64)
+    corrupt.with_suffix(".json").write_text("{not json")
+    node = procs.start("node", node_command("model:=/nonexistent/start.safetensors"), env)
+    r = run_client(procs, env, "bad-inputs", "--corrupt-model", str(corrupt),
+                   "--good-model", MODEL)
+
+    def refused(case: str, *words: str) -> None:
+        answer = r[case]
+        assert answer["success"] is False, (case, answer)
+        for word in words:
+            assert word in answer["message"], (case, answer)
+
+    # a missing model at start: ERROR with the reason, requests refused, node alive
+    model = status(r["diagnostics_at_start"], "model")
+    assert model["level"] == 2 and "/nonexistent/start.safetensors" in model["message"]
+    refused("set_targets_without_model", "no model loaded")
+    refused("model_corrupt", str(corrupt), "corrupt")
+    refused("model_missing", "/nonexistent/model.safetensors")
+    assert status(r["diagnostics_after_failures"], "model")["values"]["load_failures"] == "3"
+    assert r["model_good"] == {"success": True, "message": ""}  # retried on parameter change
+    # refused changes keep the running model
+    refused("backend_unknown", "no_such_backend")
+    refused("backend_unavailable", "tensorrt")
+    refused("max_targets_out_of_range")
+    refused("mono16_mode_invalid", "bogus")
+    assert r["model_after_refused_changes"] == MODEL
+    # services before the first frame
+    refused("set_targets_before_first_frame", "no image received yet")
+    assert r["clear_before_first_frame"]["success"] is True
+    # boxes the core rejects, with its reason
+    refused("box_outside", "outside")
+    refused("box_zero_size", "zero or negative size")
+    refused("box_nan", "NaN")
+    refused("box_negative", "zero or negative size")
+    refused("no_boxes", "no boxes")
+    refused("unknown_stamp", "no recent image with stamp")
+    assert r["valid"]["success"] and len(r["valid"]["ids"]) == 1, r["valid"]
+    assert r["add"]["success"] and len(r["add"]["ids"]) == 1, r["add"]
+    refused("remove_unknown", "999")
+    refused("remove_none", "clear_targets")
+    assert r["remove_first"]["success"], r["remove_first"]
+    # bad images are counted with the reason; refused requests too
+    end = r["diagnostics_at_end"]
+    assert int(status(end, "input")["values"]["frames_rejected"]) >= 4
+    assert status(end, "input")["level"] == 1  # truncated images in the last window
+    assert "truncated image data" in status(end, "input")["message"]
+    assert int(status(end, "tracking")["values"]["requests_rejected"]) == 10  # refused above
+    assert status(end, "model")["level"] == 1  # running, but a change was refused
+    assert r["clear"]["success"] and r["alive"]["success"], (r["clear"], r["alive"])
+    log = procs.log(node)
+    for reason in ("unsupported image encoding 'yuv422'", "truncated image data"):
+        assert reason in log
+    assert node.poll() is None
+    assert procs.interrupt(node) == 0, procs.log(node)
