@@ -195,16 +195,17 @@ class OnnxRuntimeBackend:
             return self._graphs[(which, 3)], 3
         if channels != 1:
             raise ValueError(f"crops must have 1 or 3 channels, got {channels}")
-        if ("template", 1) not in self._graphs:  # build both at the first grey crop (init)
+        if ("template", 1) not in self._graphs:  # build all at the first grey crop (init)
             for name, path, inp in (("template", self.exported.template, "z"),
-                                    ("track", self.exported.track, "x")):
+                                    ("track", self.exported.track, "x"),
+                                    ("backbone", self.exported.backbone, "x")):
                 data = mono_variant(path, inp)
                 if data is None:
                     log.info("%s graph cannot take grey crops directly; replicating channels", name)
                     self._graphs[(name, 1)] = None
                 else:
                     self._graphs[(name, 1)] = _Graph(data, self._so, self._providers,
-                                                     self._io_binding)
+                                                     self._io_binding and name != "backbone")
         g = self._graphs[(which, 1)]
         return (g, 1) if g is not None else (self._graphs[(which, 3)], 3)
 
@@ -228,7 +229,7 @@ class OnnxRuntimeBackend:
         return cls, loc
 
     def features(self, images: np.ndarray) -> np.ndarray:
-        (xf,) = self._graphs[("backbone", 3)].run(np.ascontiguousarray(images, np.float32))
+        (xf,) = self._run("backbone", images)
         return xf
 
     def head(self, feats: list[Any], xf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -24,6 +24,7 @@ def resolve_device(device: str) -> torch.device:
 @BACKENDS.register("torch")
 class TorchBackend:
     name = "torch"
+    accepts_mono = True  # grey (N,1,H,W) crops are expanded to three equal channels
 
     def __init__(self, model: torch.nn.Module, device: str = "cpu", threads: int | None = None) -> None:
         self._dev = resolve_device(device)
@@ -32,20 +33,24 @@ class TorchBackend:
             torch.set_num_threads(threads)
         self.model = model.to(self._dev).eval()
 
+    def _input(self, crops: np.ndarray) -> torch.Tensor:
+        t = torch.from_numpy(crops).to(self._dev)
+        return t.expand(-1, 3, -1, -1) if t.shape[1] == 1 else t
+
     @torch.inference_mode()
     def template(self, crops: np.ndarray) -> list[Any]:
-        zf = self.model.backbone(torch.from_numpy(crops).to(self._dev))
+        zf = self.model.backbone(self._input(crops))
         return list(zf)
 
     @torch.inference_mode()
     def track(self, feats: list[Any], crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        xf = self.model.backbone(torch.from_numpy(crops).to(self._dev))
+        xf = self.model.backbone(self._input(crops))
         cls, loc = self.model.head(torch.stack(feats), xf)
         return cls.float().cpu().numpy(), loc.float().cpu().numpy()
 
     @torch.inference_mode()
     def features(self, images: np.ndarray) -> np.ndarray:
-        return self.model.backbone(torch.from_numpy(images).to(self._dev)).float().cpu().numpy()
+        return self.model.backbone(self._input(images)).float().cpu().numpy()
 
     @torch.inference_mode()
     def head(self, feats: list[Any], xf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -46,8 +46,12 @@ def to_gray8(frame: np.ndarray, cfg: FrameConfig) -> np.ndarray:
     raise InvalidFrameError(f"unsupported frame dtype {frame.dtype}; supported: {SUPPORTED}")
 
 
-def to_bgr8(frame: np.ndarray, cfg: FrameConfig) -> np.ndarray:
-    """Any supported frame -> contiguous HxWx3 uint8 BGR (thermal replicated to 3 channels)."""
+def to_bgr8(frame: np.ndarray, cfg: FrameConfig, grey: bool = False) -> np.ndarray:
+    """Any supported frame -> contiguous HxWx3 uint8 BGR (thermal replicated to 3 channels).
+
+    ``grey``: single-channel frames come back as HxWx1 (no replication), for backends that
+    take grey crops.
+    """
     if not isinstance(frame, np.ndarray):
         raise InvalidFrameError(f"frame must be a numpy array, got {type(frame).__name__}")
     if frame.ndim == 3 and frame.shape[2] == 1:
@@ -56,6 +60,8 @@ def to_bgr8(frame: np.ndarray, cfg: FrameConfig) -> np.ndarray:
         if frame.shape[0] < 8 or frame.shape[1] < 8:
             raise InvalidFrameError(f"frame of shape {frame.shape} is too small (min 8x8)")
         g = to_gray8(frame, cfg)
+        if grey:
+            return np.ascontiguousarray(g[:, :, None])
         return np.ascontiguousarray(np.repeat(g[:, :, None], 3, axis=2))
     if frame.ndim == 3 and frame.shape[2] in (3, 4):
         if frame.shape[2] == 4:

@@ -61,10 +61,10 @@ def crop_batch(img: np.ndarray, centers: np.ndarray, sizes: np.ndarray, out: int
 
     Pixels outside the image take the target's mean colour. Same geometry as pysot's
     ``get_subwindow`` (integer-aligned window, bilinear resize), done as one affine warp.
-    Returns (N, 3, out, out) float32.
+    Returns (N, C, out, out) float32 for an HxWxC image.
     """
     n = len(centers)
-    batch = np.empty((n, 3, out, out), np.float32)
+    batch = np.empty((n, img.shape[2], out, out), np.float32)
     for i in range(n):
         sz = float(sizes[i])
         c = (sz + 1) / 2
@@ -74,7 +74,7 @@ def crop_batch(img: np.ndarray, centers: np.ndarray, sizes: np.ndarray, out: int
         m = np.array([[s, 0, s * (0.5 - xmin) - 0.5], [0, s, s * (0.5 - ymin) - 0.5]], np.float64)
         crop = cv2.warpAffine(img, m, (out, out), flags=cv2.INTER_LINEAR,
                               borderMode=cv2.BORDER_CONSTANT, borderValue=avgs[i])
-        batch[i] = crop.transpose(2, 0, 1)
+        batch[i] = crop.reshape(out, out, -1).transpose(2, 0, 1)
     return batch
 
 
@@ -184,6 +184,8 @@ class Tracker:
         self._targets: dict[int, _Target] = {}
         self._next_id = 1
         self._frame_sig: tuple[tuple[int, ...], np.dtype] | None = None
+        # single-channel frames stay single-channel when the backend takes grey crops
+        self._grey = bool(getattr(backend, "accepts_mono", False))
         self.timing = Timing()
 
     # ------------------------------------------------------------------ properties
@@ -212,8 +214,11 @@ class Tracker:
             raise InvalidFrameError(
                 f"frame changed from {self._frame_sig[0]} {self._frame_sig[1]} to {frame.shape} "
                 f"{frame.dtype} mid-sequence; call reset() (or init()) to start at the new format")
-        img = to_bgr8(frame, self.frame_cfg)
-        return img
+        if self._grey and (frame.ndim == 2 or (frame.ndim == 3 and frame.shape[2] == 1)):
+            # thermal: one 8-bit channel; backends treat it as three equal channels
+            return to_bgr8(frame[..., None] if frame.ndim == 2 else frame, self.frame_cfg,
+                           grey=True)
+        return to_bgr8(frame, self.frame_cfg)
 
     # ------------------------------------------------------------------ targets
     def _context(self, size: np.ndarray) -> float:
@@ -232,7 +237,7 @@ class Tracker:
         centers = np.array([[b[0] + (b[2] - 1) / 2, b[1] + (b[3] - 1) / 2] for b in valid])
         sizes = np.array([[b[2], b[3]] for b in valid])
         # pysot convention: pad crops with the mean colour of the whole frame
-        avg = tuple(float(v) for v in img.reshape(-1, 3).mean(0))
+        avg = tuple(float(v) for v in img.reshape(-1, img.shape[2]).mean(0))
         avgs = [avg] * len(valid)
         s_z = np.array([round(self._context(s)) for s in sizes], np.float64)
         crops = crop_batch(img, centers, s_z, self.model_cfg.exemplar_size, avgs)
@@ -346,7 +351,7 @@ class Tracker:
             canvas = cv2.warpAffine(img, m, (w, h), flags=cv2.INTER_LINEAR,
                                     borderMode=cv2.BORDER_CONSTANT,
                                     borderValue=targets[c.members[0]].avg)
-            images.append(canvas.transpose(2, 0, 1)[None].astype(np.float32))
+            images.append(canvas.reshape(h, w, -1).transpose(2, 0, 1)[None].astype(np.float32))
             for k, (cx, cy) in zip(c.members, c.cells):
                 scales[k] = c.scale
                 centers[k] = (c.x0 + (cx * stride + (inst - 1) / 2 + 0.5) / c.scale - 0.5,

@@ -1,0 +1,220 @@
+"""Structured channel pruning with Torch-Pruning, and the architecture of a pruned network.
+
+Torch-Pruning's dependency graph removes coupled channels together (a block's projection conv,
+its BatchNorm, the residual adds it feeds, the next block's expansion conv, ...). The pixel-wise
+correlation couples the template and search projections through a matmul and turns template
+positions into channels; those layers (the correlation modules, their channel attention, the
+prediction convs) are always kept whole. Pruned are the backbone (expansion channels, SE
+bottlenecks, block outputs when not ignored) and the head towers.
+
+After pruning, :func:`config_from_model` reads the channel counts back from the modules, so
+``build_model(config)`` rebuilds exactly the pruned architecture and ``load_state_dict(strict)``
+loads its weights without Torch-Pruning: a pruned student is an ordinary checkpoint.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..config import BackboneConfig, BlockSpec, HeadConfig, ModelConfig, TowerLayer
+from ..errors import ConfigError
+from ..models import SiameseNet, build_model
+from ..models.backbone import InvertedResidual, SqueezeExcite
+
+log = logging.getLogger(__name__)
+
+IMPORTANCES = ("magnitude", "bn_scale", "lamp", "random")
+
+
+# --------------------------------------------------------------------------- architecture
+
+
+def _convs(seq: nn.Module) -> list[nn.Conv2d]:
+    return [m for m in seq.modules() if isinstance(m, nn.Conv2d)]
+
+
+def _block_spec(block: InvertedResidual, old: BlockSpec) -> BlockSpec:
+    convs = [m for m in block.conv if isinstance(m, nn.Conv2d)]
+    dw = next(c for c in convs if c.groups > 1 or c.kernel_size[0] > 1)
+    se = next((m for m in block.conv if isinstance(m, SqueezeExcite)), None)
+    hswish = any(isinstance(m, nn.Hardswish) for m in block.conv)
+    return BlockSpec(kernel=dw.kernel_size[0], hidden=dw.out_channels, out=convs[-1].out_channels,
+                     se=se.fc[0].out_features if se is not None else 0, hswish=hswish,
+                     stride=dw.stride[0])
+
+
+def _tower_spec(tower: nn.Sequential) -> tuple[TowerLayer, ...]:
+    layers = []
+    convs = _convs(tower)
+    for dw, pw in zip(convs[0::2], convs[1::2]):
+        layers.append(TowerLayer(kernel=dw.kernel_size[0], channels=pw.out_channels))
+    return tuple(layers)
+
+
+def config_from_model(model: SiameseNet, name: str | None = None) -> ModelConfig:
+    """The ``ModelConfig`` of ``model`` as its modules are now (after structural pruning).
+
+    Channel counts (stem, every block's hidden / out / SE, the head's input, correlation
+    projection and tower channels) are read from the conv / linear shapes; what pruning cannot
+    change (kernels, strides, activations, head style, crop sizes) comes from ``model.cfg``.
+    """
+    old = model.cfg
+    feats = model.backbone.features
+    stem = feats[0][0].out_channels
+    blocks = tuple(_block_spec(b, s) for b, s in zip(list(feats)[1:], old.backbone.blocks))
+    h = model.head
+    corr = h.corr_cls
+    if hasattr(corr, "conv_kernel"):
+        in_ch, proj = corr.conv_kernel[0].in_channels, corr.conv_kernel[0].out_channels
+    else:
+        in_ch, proj = (blocks[-1].out if blocks else stem), 0
+    if old.head.style == "pwdw":
+        proj = h.dw_cls.conv_kernel[0].out_channels
+        in_ch = h.dw_cls.conv_kernel[0].in_channels
+    head = dataclasses.replace(
+        old.head, in_channels=in_ch, corr_channels=proj,
+        template_positions=corr.CA_layer.fc1.in_channels,
+        cls_tower=_tower_spec(h.cls_tower), bbox_tower=_tower_spec(h.bbox_tower))
+    return dataclasses.replace(old, name=name or old.name,
+                               backbone=BackboneConfig(stem=stem, blocks=blocks), head=head)
+
+
+def rebuild(model: SiameseNet, name: str | None = None) -> SiameseNet:
+    """A fresh ``build_model`` of the pruned architecture with the pruned weights (strict)."""
+    cfg = config_from_model(model, name)
+    fresh = build_model(cfg)
+    fresh.load_state_dict(model.state_dict(), strict=True)
+    return fresh.train(model.training)
+
+
+# --------------------------------------------------------------------------- pruning
+
+
+def importance(name: str) -> Any:
+    import torch_pruning as tp
+
+    if name == "magnitude":
+        return tp.importance.GroupMagnitudeImportance(p=2)
+    if name == "bn_scale":
+        return tp.importance.BNScaleImportance()
+    if name == "lamp":
+        return tp.importance.LAMPImportance(p=2)
+    if name == "random":
+        return tp.importance.RandomImportance()
+    raise ConfigError(f"unknown pruning importance {name!r}; valid choices: {', '.join(IMPORTANCES)}")
+
+
+def always_kept(net: SiameseNet) -> list[nn.Module]:
+    """Modules whose output channels must never be pruned (correlation, predictions)."""
+    h = net.head
+    keep: list[nn.Module] = [h.corr_cls, h.cls_pred, h.bbox_pred]
+    for name in ("corr_reg", "dw_cls", "dw_reg", "down_cls", "down_reg"):
+        if hasattr(h, name):
+            keep.append(getattr(h, name))
+    return keep
+
+
+def _named(root: nn.Module, prefixes: Sequence[str]) -> list[nn.Module]:
+    return [m for n, m in root.named_modules() if n and any(n.startswith(p) for p in prefixes)]
+
+
+def _fix_collisions(net: SiameseNet, dg: Any, step: int = 1) -> int:
+    """Prune ``step`` more channels where pruning made two layouts indistinguishable.
+
+    A block built with an expansion conv whose hidden width now equals its input width, or a
+    stride-1 block without residual whose output width now equals its input width, would be
+    rebuilt differently by ``build_model``; the least important ``step`` channels (1, or the
+    ``round_to`` multiple) of that width are removed.
+    """
+    import torch_pruning as tp
+
+    fixes = 0
+    feats = list(net.backbone.features)
+    inp = feats[0][0].out_channels
+    for block in feats[1:]:
+        convs = [m for m in block.conv if isinstance(m, nn.Conv2d)]
+        expand = len(convs) == 3
+        hidden, out = convs[-2].out_channels, convs[-1].out_channels
+        stride = convs[-2].stride[0]
+        if expand and hidden == inp and hidden > step:
+            w = convs[0].weight.detach().flatten(1).norm(dim=1)
+            idx = w.argsort()[:step].tolist()
+            dg.get_pruning_group(convs[0], tp.prune_conv_out_channels, idx).prune()
+            fixes += 1
+        if stride == 1 and not block.identity and out == inp and out > step:
+            w = convs[-1].weight.detach().flatten(1).norm(dim=1)
+            idx = w.argsort()[:step].tolist()
+            dg.get_pruning_group(convs[-1], tp.prune_conv_out_channels, idx).prune()
+            fixes += 1
+        inp = convs[-1].out_channels
+    return fixes
+
+
+def prune_channels(root: nn.Module, net: SiameseNet, example_inputs: tuple[torch.Tensor, ...],
+                   ratio: float, importance_name: str = "magnitude",
+                   global_pruning: bool = False, ignore: Sequence[str] = (),
+                   keep_outputs: Sequence[nn.Module] = (), round_to: int = 0,
+                   max_layer_ratio: float = 0.9, layer_ratios: dict[str, float] | None = None,
+                   forward_fn: Callable[[nn.Module, Any], Any] | None = None) -> None:
+    """Remove ``ratio`` of the prunable channels of ``root`` in place (one Torch-Pruning step).
+
+    ``root`` is the module traced (``net`` itself, or a wrapper holding ``net`` plus modules
+    fed by its features, e.g. distillation adapters, whose input channels then follow).
+    ``ignore``: module-name prefixes of ``net`` (``backbone.features.8``, ``head.cls_tower``)
+    kept whole; ``layer_ratios``: prefix -> ratio for the convs / linears under it (others take
+    ``ratio``); ``keep_outputs``: modules whose output channels are kept (adapters, whose
+    outputs face the teacher).
+    """
+    import torch_pruning as tp
+
+    if ratio <= 0 and not any(v > 0 for v in (layer_ratios or {}).values()):
+        return
+    ignored = always_kept(net) + list(keep_outputs) + _named(net, ignore)
+    ratio_dict: dict[nn.Module, float] = {}
+    for prefix, r in (layer_ratios or {}).items():
+        mods = [m for m in _named(net, [prefix]) if isinstance(m, (nn.Conv2d, nn.Linear))]
+        if not mods:
+            raise ConfigError(f"prune.layer_ratios: no layer of the network is named {prefix}*; "
+                              "use names like backbone.features.2 or head.cls_tower")
+        for m in mods:
+            ratio_dict[m] = r
+    was_training = root.training
+    root.eval()
+    pruner = tp.pruner.MetaPruner(
+        root, example_inputs, importance=importance(importance_name), pruning_ratio=ratio,
+        global_pruning=global_pruning, ignored_layers=ignored, round_to=round_to or None,
+        max_pruning_ratio=max_layer_ratio, forward_fn=forward_fn,
+        pruning_ratio_dict=ratio_dict or None)
+    with torch.no_grad():
+        pruner.step()
+        fixes = _fix_collisions(net, pruner.DG, max(1, round_to))
+    if fixes:
+        log.info("pruned %d extra channel(s) to keep block layouts unambiguous", fixes)
+    root.train(was_training)
+
+
+def prune_model(net: SiameseNet, ratio: float, importance_name: str = "magnitude",
+                global_pruning: bool = False, ignore: Sequence[str] = (), round_to: int = 0,
+                max_layer_ratio: float = 0.9,
+                layer_ratios: dict[str, float] | None = None) -> SiameseNet:
+    """Prune a ``SiameseNet`` alone and return the rebuilt (Torch-Pruning-free) network."""
+    cfg = net.cfg
+    z = torch.zeros(1, 3, cfg.exemplar_size, cfg.exemplar_size)
+    x = torch.zeros(1, 3, cfg.instance_size, cfg.instance_size)
+    prune_channels(net, net, (z, x), ratio, importance_name, global_pruning, ignore,
+                   round_to=round_to, max_layer_ratio=max_layer_ratio, layer_ratios=layer_ratios)
+    return rebuild(net)
+
+
+def stage_ratio(total: float, stages: int, k: int) -> float:
+    """Fraction of the *current* channels to remove at stage ``k`` (1-based) so that after
+    ``stages`` stages ``total`` of the original channels are gone, in equal steps."""
+    before = total * (k - 1) / stages
+    after = total * k / stages
+    return 1.0 - (1.0 - after) / (1.0 - before)

@@ -1,0 +1,461 @@
+"""Training data: clips from every source, and the template/search pair sampler.
+
+A :class:`Clip` is one target in one sequence (or in one still image pair): per-frame boxes and
+loaders for its thermal and / or visible frames. :class:`PairSampler` cuts a template crop and a
+search crop from two frames of a clip with pysot-style augmentation. Every sample is a pure
+function of ``(seed, step, index)``, so a resumed or multi-process run sees exactly the samples
+of an uninterrupted single-process run.
+
+Crop geometry is the runtime's (``tracking/tracker.py``): template side
+``sqrt((w + p)(h + p))``, ``p = context_amount * (w + h)``, resized to the exemplar size; search
+side that times ``instance / exemplar``; the crop centre is pixel ``(out - 1) / 2``; pixels
+outside the image take the frame's mean colour; thermal frames are converted to 8-bit BGR by
+the runtime's ``to_bgr8`` with the default ``FrameConfig``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from ..config import FrameConfig, ModelConfig, from_dict
+from ..errors import ConfigError
+from ..tracking.frames import to_bgr8
+from .config import DataSource, SamplerConfig
+
+log = logging.getLogger(__name__)
+
+FrameLoader = Callable[[int], np.ndarray]
+
+# sample kinds
+POSITIVE, NEGATIVE, UNLABELLED = 1, 0, -1
+
+
+@dataclass(frozen=True, eq=False)
+class Clip:
+    """One target of one sequence (or one still image pair).
+
+    ``boxes``: ``(T, 4)`` float64 ``x, y, w, h`` (the thermal image's), or ``None`` when the
+    data is not annotated (distillation cuts crops around random pseudo-boxes there).
+    ``valid``: ``(T,)`` frames usable as template or search (target visible, box large enough).
+    ``tir`` / ``rgb``: frame loaders (``None`` where the modality does not exist).
+    """
+
+    name: str
+    num_frames: int
+    boxes: np.ndarray | None
+    valid: np.ndarray
+    tir: FrameLoader | None
+    rgb: FrameLoader | None
+
+    @property
+    def annotated(self) -> bool:
+        return self.boxes is not None
+
+
+def _valid(boxes: np.ndarray, min_size: float, visible: np.ndarray | None = None) -> np.ndarray:
+    ok = np.all(np.isfinite(boxes), axis=1) & (boxes[:, 2] >= min_size) & (boxes[:, 3] >= min_size)
+    return ok if visible is None else ok & np.asarray(visible, bool)
+
+
+_REDUCED = {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
+            8: cv2.IMREAD_REDUCED_COLOR_8}
+
+
+class _ImageLoader:
+    """Loader of a still image (frame index ignored); picklable for data-loading workers.
+
+    ``downscale`` 2 / 4 / 8 reads the image at that fraction of its size: JPEGs by reduced
+    decoding (several times faster than a full decode), other formats (e.g. 16-bit PNG, depth
+    kept) by area resizing."""
+
+    def __init__(self, path: Path, downscale: int = 1) -> None:
+        self.path = path
+        self.downscale = downscale
+
+    def __call__(self, index: int) -> np.ndarray:
+        from ..data.sequences import read_image
+
+        d = self.downscale
+        if d > 1 and self.path.suffix.lower() in (".jpg", ".jpeg"):
+            img = cv2.imread(str(self.path), _REDUCED[d])
+            if img is not None:
+                return img
+        img = read_image(self.path)
+        if d > 1:
+            h, w = img.shape[:2]
+            img = cv2.resize(img, (max(w // d, 1), max(h // d, 1)), interpolation=cv2.INTER_AREA)
+        return img
+
+
+def synthetic_clips(src: DataSource, min_size: float) -> list[Clip]:
+    from ..data.synthetic import SyntheticConfig, generate_sequence
+
+    clips = []
+    for k in range(src.count):
+        fields = {"seed": src.seed + k, "num_frames": src.frames, "width": src.width,
+                  "height": src.height, "num_targets": src.targets, **src.options}
+        seq = generate_sequence(from_dict(SyntheticConfig, fields, "DataSource.options"))
+        for n in range(src.targets):
+            boxes = np.asarray(seq.boxes[n], np.float64)
+            clips.append(Clip(f"synthetic_s{src.seed + k}_t{n}", len(seq), boxes,
+                              _valid(boxes, min_size, seq.visible[n]), seq.tir_frame,
+                              seq.rgb_frame))
+    return clips
+
+
+def _path_clips(src: DataSource, min_size: float) -> list[Clip]:
+    from ..data.sequences import PairedImage, PairedSequence, load_paired, load_sequences
+
+    path = Path(src.path)
+    clips: list[Clip] = []
+    if src.kind == "sequences":
+        for seq in load_sequences(path):
+            boxes = np.asarray(seq.gt, np.float64)
+            loader = seq.frame
+            clips.append(Clip(seq.name, len(seq), boxes, _valid(boxes, min_size),
+                              loader if src.modality == "tir" else None,
+                              loader if src.modality == "rgb" else None))
+        return clips
+    for item in load_paired(path):
+        if isinstance(item, PairedSequence):
+            boxes = None if item.gt is None else np.asarray(item.gt, np.float64)
+            valid = (np.ones(len(item), bool) if boxes is None else _valid(boxes, min_size))
+            clips.append(Clip(item.name, len(item), boxes, valid, item.tir_frame, item.rgb_frame))
+        elif isinstance(item, PairedImage):
+            d = src.downscale
+            rgb = _ImageLoader(item.rgb_path, d) if item.rgb_path is not None else None
+            tir = _ImageLoader(item.tir_path, d)
+            if not item.annotated or len(item.boxes) == 0:
+                if not item.annotated:
+                    clips.append(Clip(item.name, 1, None, np.ones(1, bool), tir, rgb))
+                continue
+            for j, box in enumerate(item.boxes):
+                boxes = np.asarray(box, np.float64).reshape(1, 4) / d
+                clips.append(Clip(f"{item.name}#{j}", 1, boxes, _valid(boxes, min_size), tir, rgb))
+    return clips
+
+
+def load_clips(src: DataSource, min_size: float = 4.0) -> list[Clip]:
+    """All clips of one configured source (``max_items`` applied), none without a valid frame."""
+    clips = synthetic_clips(src, min_size) if src.kind == "synthetic" else _path_clips(src, min_size)
+    clips = [c for c in clips if c.valid.any()]
+    if src.max_items > 0:
+        clips = clips[: src.max_items]
+    if not clips:
+        where = src.path or f"synthetic seeds {src.seed}..{src.seed + src.count - 1}"
+        raise ConfigError(f"data source {src.kind} {where} yields no usable clip (no frame with a "
+                          f"visible box of at least {min_size} px)")
+    log.info("data source %s %s: %d clips (%d annotated)", src.kind, src.path or src.seed,
+             len(clips), sum(c.annotated for c in clips))
+    return clips
+
+
+# --------------------------------------------------------------------------- crops
+
+
+def context_side(w: float, h: float, context_amount: float) -> float:
+    """Template crop side of a ``w x h`` target (the runtime's rule)."""
+    p = context_amount * (w + h)
+    return math.sqrt(max((w + p) * (h + p), 1.0))
+
+
+def crop(img: np.ndarray, cx: float, cy: float, side: float, out: int,
+         pad: tuple[float, ...], stretch: float = 1.0) -> np.ndarray:
+    """Crop of ``side`` image pixels centred on ``(cx, cy)``, resized to ``out`` x ``out``.
+
+    ``stretch`` != 1 cuts a ``side / stretch`` x ``side * stretch`` rectangle instead, so that
+    the resized crop shows the scene stretched by ``stretch`` in x and ``1 / stretch`` in y."""
+    sx, sy = out * stretch / side, out / (stretch * side)
+    c0 = (out - 1) / 2
+    m = np.array([[sx, 0.0, c0 - sx * cx], [0.0, sy, c0 - sy * cy]])
+    return cv2.warpAffine(img, m, (out, out), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=pad)
+
+
+def box_in_crop(box: np.ndarray, cx: float, cy: float, side: float, out: int,
+                stretch: float = 1.0) -> np.ndarray:
+    """``x, y, w, h`` image box -> ``x1, y1, x2, y2`` in the crop's pixels."""
+    sx, sy = out * stretch / side, out / (stretch * side)
+    c0 = (out - 1) / 2
+    bcx, bcy = box[0] + (box[2] - 1) / 2, box[1] + (box[3] - 1) / 2
+    ccx, ccy = sx * (bcx - cx) + c0, sy * (bcy - cy) + c0
+    w, h = sx * box[2], sy * box[3]
+    return np.array([ccx - w / 2, ccy - h / 2, ccx + w / 2, ccy + h / 2], np.float32)
+
+
+def box_center(box: np.ndarray) -> tuple[float, float]:
+    return float(box[0] + (box[2] - 1) / 2), float(box[1] + (box[3] - 1) / 2)
+
+
+@dataclass(frozen=True)
+class _View:
+    """Where one crop is cut and how it is augmented (shared by both modalities of a pair)."""
+
+    cx: float
+    cy: float
+    side: float
+    out: int
+    stretch: float
+    flip: bool
+    blur: float  # sigma, 0 = none
+    gain: float
+    bias: float
+    grey: bool
+
+
+class ClipSet:
+    """The clips of several sources, built on first use in each process.
+
+    Pickling drops the built clips, so data-loading worker processes (started with ``spawn``)
+    receive only the source configs and build their own. ``single_modality``: a source with
+    ``modality: rgb`` gives its visible images to a thermal trainer (greyed).
+    """
+
+    def __init__(self, sources: Sequence[DataSource], min_size: float = 4.0,
+                 single_modality: bool = False) -> None:
+        self.sources = tuple(sources)
+        self.min_size = min_size
+        self.single_modality = single_modality
+        self._groups: list[list[Clip]] | None = None
+
+    def groups(self) -> list[list[Clip]]:
+        if self._groups is None:
+            groups = []
+            for src in self.sources:
+                clips = load_clips(src, self.min_size)
+                if self.single_modality and src.modality == "rgb":
+                    clips = [dataclasses.replace(c, tir=None) for c in clips if c.rgb is not None]
+                groups.append(clips)
+            self._groups = groups
+        return self._groups
+
+    def release(self) -> None:
+        self._groups = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_groups": None}
+
+
+class PairSampler:
+    """Template / search pairs from the clips of ``clips``; ``modalities`` picks the images cut.
+
+    ``sample(step, index)`` returns a dict of numpy arrays: for each modality ``m`` in
+    ``modalities``, ``z_m`` (3, E, E) and ``x_m`` (3, I, I) float32 BGR 0..255 crops; ``box``
+    (4,) float32 ``x1, y1, x2, y2`` of the target in the search crop (NaN when there is none);
+    ``kind`` (int64): 1 positive pair, 0 negative pair, -1 unlabelled (pseudo-box crops).
+    """
+
+    def __init__(self, clips: ClipSet, cfg: SamplerConfig, model: ModelConfig,
+                 modalities: tuple[str, ...] = ("tir",), seed: int = 0,
+                 allow_unlabelled: bool = False) -> None:
+        self.clips = clips
+        self.cfg = cfg
+        self.exemplar = model.exemplar_size
+        self.instance = model.instance_size
+        self.modalities = modalities
+        self.seed = seed
+        self.allow_unlabelled = allow_unlabelled
+        self.frame_cfg = FrameConfig()
+        self._ready = False
+
+    def check(self) -> dict[str, int]:
+        """Build the clips now (errors early); returns counts of usable clips."""
+        self._prepare()
+        return {"clips": sum(len(g) for g in self.groups), "annotated": len(self.annotated)}
+
+    def release(self) -> None:
+        """Drop the built clips (the process that only drives workers does not need them)."""
+        self.clips.release()
+        self._ready = False
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = {k: v for k, v in self.__dict__.items()
+                 if k not in ("groups", "weights", "annotated")}
+        state["_ready"] = False
+        return state
+
+    def _prepare(self) -> None:
+        if self._ready:
+            return
+        weights = [s.weight for s in self.clips.sources]
+        groups = []
+        for group in self.clips.groups():
+            usable = [c for c in group if all(self._has(c, m) for m in self.modalities)
+                      and (self.allow_unlabelled or c.annotated)]
+            groups.append(usable)
+        pairs = [(g, w) for g, w in zip(groups, weights) if g]
+        if not pairs:
+            raise ConfigError(f"no data source has clips with {' and '.join(self.modalities)} "
+                              "images" + ("" if self.allow_unlabelled else " and boxes"))
+        self.groups = [g for g, _ in pairs]
+        w = np.array([w for _, w in pairs], np.float64)
+        self.weights = w / w.sum()
+        self.annotated = [c for g in self.groups for c in g if c.annotated]
+        self._ready = True
+
+    @staticmethod
+    def _has(clip: Clip, modality: str) -> bool:
+        if modality == "tir":
+            return clip.tir is not None or clip.rgb is not None  # rgb-only data is greyed
+        return clip.rgb is not None
+
+    # ------------------------------------------------------------------ frames
+    def _frame(self, clip: Clip, index: int, modality: str) -> np.ndarray:
+        if modality == "tir":
+            if clip.tir is not None:
+                return to_bgr8(clip.tir(index), self.frame_cfg)
+            img = clip.rgb(index)  # type: ignore[misc]
+            g = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+            return cv2.cvtColor(g, cv2.COLOR_GRAY2BGR)
+        return to_bgr8(clip.rgb(index), self.frame_cfg)  # type: ignore[misc]
+
+    def _render(self, img: np.ndarray, v: _View, pad: tuple[float, ...]) -> np.ndarray:
+        out = crop(img, v.cx, v.cy, v.side, v.out, pad, v.stretch)
+        if v.grey:
+            out = cv2.cvtColor(cv2.cvtColor(out, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
+        if v.blur > 0:
+            out = cv2.GaussianBlur(out, (0, 0), v.blur)
+        out = out.astype(np.float32)
+        if v.gain != 1.0 or v.bias != 0.0:
+            out = np.clip(out * v.gain + v.bias, 0.0, 255.0)
+        if v.flip:
+            out = out[:, ::-1]
+        return np.ascontiguousarray(out.transpose(2, 0, 1))
+
+    # ------------------------------------------------------------------ geometry
+    def _view(self, rng: np.random.Generator, box: np.ndarray, out: int, shift: float,
+              scale: float, side_from: np.ndarray, flip: bool, grey: bool,
+              stretch: float) -> _View:
+        cfg = self.cfg
+        w, h = side_from[2] * stretch, side_from[3] / stretch  # the target as the crop shows it
+        base = context_side(w, h, cfg.context_amount) * (out / self.exemplar)
+        side = base * math.exp(rng.uniform(-scale, scale))
+        cx, cy = box_center(box)
+        dx, dy = rng.uniform(-shift, shift, 2) * side / out
+        dx, dy = dx / stretch, dy * stretch
+        blur = float(rng.uniform(0.5, 1.5)) if rng.random() < cfg.blur else 0.0
+        gain = 1.0 + float(rng.uniform(-cfg.color, cfg.color))
+        bias = float(rng.uniform(-cfg.color, cfg.color)) * 64.0
+        return _View(cx + dx, cy + dy, side, out, stretch, flip, blur, gain, bias, grey)
+
+    @staticmethod
+    def _pseudo_box(rng: np.random.Generator, img_shape: tuple[int, ...]) -> np.ndarray:
+        h, w = img_shape[:2]
+        side = min(h, w) * rng.uniform(0.06, 0.3)
+        ar = math.exp(rng.uniform(-0.7, 0.7))
+        bw, bh = side * math.sqrt(ar), side / math.sqrt(ar)
+        x = rng.uniform(0, max(w - bw, 1.0))
+        y = rng.uniform(0, max(h - bh, 1.0))
+        return np.array([x, y, bw, bh])
+
+    def _pick_clip(self, rng: np.random.Generator, annotated_only: bool = False) -> Clip:
+        if annotated_only:
+            return self.annotated[int(rng.integers(len(self.annotated)))]
+        g = self.groups[int(rng.choice(len(self.groups), p=self.weights))]
+        return g[int(rng.integers(len(g)))]
+
+    @staticmethod
+    def _pick_frame(rng: np.random.Generator, clip: Clip, near: int | None = None,
+                    gap: int = 0) -> int:
+        idx = np.flatnonzero(clip.valid)
+        if near is not None:
+            close = idx[np.abs(idx - near) <= gap]
+            idx = close if len(close) else idx
+        return int(idx[rng.integers(len(idx))])
+
+    # ------------------------------------------------------------------ samples
+    def sample(self, step: int, index: int) -> dict[str, Any]:
+        self._prepare()
+        cfg = self.cfg
+        rng = np.random.default_rng([self.seed, step, index])
+        clip = self._pick_clip(rng)
+        negative = clip.annotated and bool(rng.random() < cfg.negative) and len(self.annotated) > 1
+        tz = self._pick_frame(rng, clip)
+        if negative:
+            other = clip
+            while other is clip:
+                other = self._pick_clip(rng, annotated_only=True)
+            sclip, tx = other, self._pick_frame(rng, other)
+        else:
+            sclip, tx = clip, self._pick_frame(rng, clip, tz, cfg.frame_gap)
+        flip = bool(rng.random() < cfg.flip)
+        grey = bool(rng.random() < cfg.grey)
+        stretch = math.exp(rng.uniform(-cfg.aspect, cfg.aspect)) if cfg.aspect > 0 else 1.0
+        out: dict[str, Any] = {}
+        frames: dict[tuple[int, int, str], np.ndarray] = {}
+
+        def get(c: Clip, i: int, m: str) -> np.ndarray:
+            key = (id(c), i, m)
+            if key not in frames:
+                frames[key] = self._frame(c, i, m)
+            return frames[key]
+
+        first = self.modalities[0]
+        if clip.annotated:
+            bz = clip.boxes[tz]  # type: ignore[index]
+        else:
+            bz = self._pseudo_box(rng, get(clip, tz, first).shape)
+        bx = sclip.boxes[tx] if sclip.annotated else bz  # type: ignore[index]
+        vz = self._view(rng, bz, self.exemplar, cfg.template_shift, cfg.template_scale, bz,
+                        flip, grey, stretch)
+        vx = self._view(rng, bx, self.instance, cfg.search_shift, cfg.search_scale, bx,
+                        flip, grey, stretch)
+        for m in self.modalities:
+            zimg, ximg = get(clip, tz, m), get(sclip, tx, m)
+            out[f"z_{m}"] = self._render(zimg, vz, tuple(float(v) for v in zimg.reshape(-1, 3).mean(0)))
+            out[f"x_{m}"] = self._render(ximg, vx, tuple(float(v) for v in ximg.reshape(-1, 3).mean(0)))
+        if negative:
+            box, kind = np.full(4, np.nan, np.float32), NEGATIVE
+        elif not clip.annotated:
+            box, kind = box_in_crop(bx, vx.cx, vx.cy, vx.side, vx.out, vx.stretch), UNLABELLED
+        else:
+            box, kind = box_in_crop(bx, vx.cx, vx.cy, vx.side, vx.out, vx.stretch), POSITIVE
+        if flip and np.all(np.isfinite(box)):
+            box = np.array([self.instance - 1 - box[2], box[1], self.instance - 1 - box[0], box[3]],
+                           np.float32)
+        out["box"] = box.astype(np.float32)
+        out["kind"] = np.int64(kind)
+        return out
+
+
+def collate(samples: list[dict[str, Any]]) -> dict[str, Any]:
+    import torch
+
+    return {k: torch.from_numpy(np.stack([s[k] for s in samples])) for k in samples[0]}
+
+
+class StepBatches:
+    """``batch(step)`` -> this process's share of the global batch of ``step``.
+
+    Global sample ``i`` of a step goes to rank ``i % world``, so the union over ranks is the
+    single-process batch whatever the number of processes.
+    """
+
+    def __init__(self, sampler: PairSampler, batch_size: int, rank: int = 0, world: int = 1) -> None:
+        if batch_size % world:
+            raise ConfigError(f"batch size {batch_size} must be divisible by the number of "
+                              f"processes ({world})")
+        self.sampler = sampler
+        self.indices = list(range(rank, batch_size, world))
+
+    def __call__(self, step: int) -> dict[str, Any]:
+        return collate([self.sampler.sample(step, i) for i in self.indices])
+
+
+class StepDataset:
+    """Map-style dataset over step numbers, for a ``DataLoader`` with ``batch_size=None``."""
+
+    def __init__(self, batches: StepBatches) -> None:
+        self.batches = batches
+
+    def __getitem__(self, step: int) -> dict[str, Any]:
+        return self.batches(step)
