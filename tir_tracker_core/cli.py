@@ -302,7 +302,8 @@ def build_parser() -> argparse.ArgumentParser:
     def model_args(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("--model", default="default",
                         help="default | CKPT.safetensors | nanotrack:FILE.pth (default: default)")
-        sp.add_argument("--backend", default="torch", help="inference backend (default: torch)")
+        sp.add_argument("--backend", default="onnxruntime",
+                        help="torch | onnxruntime | tensorrt | auto (default: onnxruntime)")
         sp.add_argument("--device", default="cpu", help="cpu | cuda | auto (default: cpu)")
 
     sp = sub.add_parser("demo", help="track a synthetic thermal sequence with the shipped model")
