@@ -125,7 +125,6 @@ class DistillActor(BaseActor):
         super().__init__(net)
         self.teacher = teacher
         self.cfg = cfg
-        self.levels: tuple[int, ...] = ()
 
     @torch.no_grad()
     def teacher_outputs(self, batch: dict[str, Any], levels: tuple[int, ...],

@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..config import BackboneConfig, BlockSpec, HeadConfig, ModelConfig, TowerLayer
+from ..config import BackboneConfig, BlockSpec, ModelConfig, TowerLayer
 from ..errors import ConfigError
 from ..models import SiameseNet, build_model
 from ..models.backbone import InvertedResidual, SqueezeExcite

@@ -411,8 +411,8 @@ class PairSampler:
                         flip, grey, stretch)
         for m in self.modalities:
             zimg, ximg = get(clip, tz, m), get(sclip, tx, m)
-            out[f"z_{m}"] = self._render(zimg, vz, tuple(float(v) for v in zimg.reshape(-1, 3).mean(0)))
-            out[f"x_{m}"] = self._render(ximg, vx, tuple(float(v) for v in ximg.reshape(-1, 3).mean(0)))
+            out[f"z_{m}"] = self._render(zimg, vz, _mean_colour(zimg))
+            out[f"x_{m}"] = self._render(ximg, vx, _mean_colour(ximg))
         if negative:
             box, kind = np.full(4, np.nan, np.float32), NEGATIVE
         elif not clip.annotated:
@@ -425,6 +425,11 @@ class PairSampler:
         out["box"] = box.astype(np.float32)
         out["kind"] = np.int64(kind)
         return out
+
+
+def _mean_colour(img: np.ndarray) -> tuple[float, ...]:
+    """Padding value of crops reaching outside the image (the runtime's rule)."""
+    return tuple(float(v) for v in img.reshape(-1, 3).mean(0))
 
 
 def collate(samples: list[dict[str, Any]]) -> dict[str, Any]:

@@ -8,7 +8,6 @@ when installed), writes atomic resumable checkpoints and runs data-parallel unde
 from __future__ import annotations
 
 import csv
-import json
 import logging
 import math
 import time

@@ -1,0 +1,155 @@
+"""Distillation runs: learning, pruned checkpoints, resume across pruning stages, DDP."""
+
+from __future__ import annotations
+
+import csv
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from safetensors.torch import load_file
+
+from tir_tracker_core.api import load_tracker
+from tir_tracker_core.checkpoint import load_checkpoint
+from tir_tracker_core.config import from_dict
+from tir_tracker_core.distill.config import DistillConfig
+from tir_tracker_core.distill.distill import distill
+from tir_tracker_core.models import build_model, count_macs
+from tir_tracker_core.training.config import DataSource, SamplerConfig
+from tir_tracker_core.training.data import UNLABELLED, ClipSet, PairSampler
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def _cfg(d: dict) -> DistillConfig:
+    return from_dict(DistillConfig, d)
+
+
+def _log(out: Path) -> list[dict]:
+    with open(out / "log.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _assert_same(a: Path, b: Path, atol: float) -> None:
+    wa, wb = load_file(str(a)), load_file(str(b))
+    assert wa.keys() == wb.keys()
+    worst = max((x - wb[k]).abs().max().item() for k, x in wa.items())
+    assert worst <= atol, f"weights differ by {worst}"
+
+
+def test_feature_loss_falls_and_agreement_rises(tmp_path, distill_dict):
+    d = distill_dict(48, 0.4)
+    d["prune"].update(stages=1, start=0)
+    d["optim"].update(schedule="constant", lr=3e-3)
+    d["checkpoint"]["every"] = 48
+    path = distill(_cfg(d), tmp_path)
+    rows = _log(tmp_path)
+    col = lambda k: np.array([float(r[k]) for r in rows])  # noqa: E731
+    feat, agree = col("Loss/feat"), col("Stats/agree_iou")
+    assert feat[-10:].mean() < 0.7 * feat[:5].mean()
+    assert agree[-10:].mean() > agree[:5].mean()
+    ckpt = load_checkpoint(path)
+    assert ckpt.provenance["student_macs"] < 0.8 * ckpt.provenance["teacher_macs"]
+    assert ckpt.model.name == "tiny_tir_pruned40"
+    net = build_model(ckpt.model)
+    net.load_state_dict(ckpt.state_dict, strict=True)
+    assert count_macs(net) == ckpt.provenance["student_macs"]
+
+
+@pytest.mark.parametrize("stop", [3, 6])  # before / after the second pruning stage (step 4)
+def test_stop_and_resume_across_pruning_stages(tmp_path, distill_dict, stop):
+    full = distill(_cfg(distill_dict(8)), tmp_path / "full")
+    part = tmp_path / "part"
+    assert distill(_cfg(distill_dict(8)), part, stop_after=stop) == part / "checkpoints"
+    resumed = distill(_cfg(distill_dict(8)), part)
+    assert load_checkpoint(resumed).model == load_checkpoint(full).model
+    _assert_same(full, resumed, 1e-6)
+
+
+def test_kill_and_resume_through_the_cli(tmp_path, distill_dict):
+    """SIGKILL after the first pruned checkpoint; the rerun resumes and matches."""
+    import signal
+    import time
+
+    d = distill_dict(12)
+    d["data"][0].update(width=320, height=256)  # slower steps: time to kill between checkpoints
+    d["optim"]["batch_size"] = 8
+    d["checkpoint"]["every"] = 6
+    cfg_path = tmp_path / "c.yaml"
+    cfg_path.write_text(yaml.safe_dump(d))
+    ref = distill(_cfg(d), tmp_path / "ref")
+    out = tmp_path / "killed"
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "tir_tracker_core.training", "distill", "--config",
+           str(cfg_path), "--out", str(out)]
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    first = out / "checkpoints" / "step_0000006.json"
+    deadline = time.time() + 120
+    while not first.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert first.exists() and not (out / "final.safetensors").exists()
+    done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == str(out / "final.safetensors")
+    _assert_same(ref, out / "final.safetensors", 1e-6)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_two_process_ddp_matches_one_process(tmp_path, distill_dict):
+    d = distill_dict(6)
+    cfg_path = tmp_path / "c.yaml"
+    cfg_path.write_text(yaml.safe_dump(d))
+    single = distill(_cfg(d), tmp_path / "one")
+    out = tmp_path / "two"
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+         "--master_port", str(_free_port()), "-m", "tir_tracker_core.training", "distill",
+         "--config", str(cfg_path), "--out", str(out)],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    final = out / "final.safetensors"
+    assert proc.stdout.strip().splitlines()[-1] == str(final)  # printed once, by rank 0
+    assert load_checkpoint(final).provenance["world_size"] == 2
+    _assert_same(single, final, 5e-5)
+    tracker = load_tracker(str(final))
+    frame = np.random.default_rng(0).integers(0, 255, (120, 160), np.uint8)
+    tracker.init(frame, [(50, 40, 30, 20)])
+    assert len(tracker.update(frame)) == 1
+
+
+def test_llvip_pairs_share_geometry(shared_data, tiny_cfg):
+    root = shared_data / "paired_rgbt" / "llvip"
+    sources = [DataSource(kind="paired", path=str(root / "pairs_unannotated"), downscale=4,
+                          max_items=3),
+               DataSource(kind="paired", path=str(root / "pairs_annotated"), downscale=4,
+                          max_items=3)]
+    clips = ClipSet(sources)
+    groups = clips.groups()
+    assert not any(c.annotated for c in groups[0]) and all(c.annotated for c in groups[1])
+    sampler = PairSampler(clips, SamplerConfig(search_shift=24), tiny_cfg, ("tir", "rgb"),
+                          seed=0, allow_unlabelled=True)
+    kinds = set()
+    for i in range(12):
+        s = sampler.sample(0, i)
+        kinds.add(int(s["kind"]))
+        assert s["x_rgb"].shape == s["x_tir"].shape == (3, 127, 127)
+    assert UNLABELLED in kinds
+    # annotated boxes follow the downscaled images
+    full = ClipSet([DataSource(kind="paired", path=str(root / "pairs_annotated"), max_items=1)])
+    torch.testing.assert_close(torch.tensor(groups[1][0].boxes * 4),
+                               torch.tensor(full.groups()[0][0].boxes))

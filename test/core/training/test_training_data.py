@@ -1,0 +1,79 @@
+"""Pair sampler geometry and determinism; point labels; box losses."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from tir_tracker_core.config import ModelConfig
+from tir_tracker_core.training.config import DataSource, LossConfig, SamplerConfig
+from tir_tracker_core.training.data import (NEGATIVE, POSITIVE, ClipSet, PairSampler,
+                                            StepBatches, box_in_crop, crop)
+from tir_tracker_core.training.losses import box_loss, ltrb_iou, point_targets, score_points
+
+SRC = DataSource(kind="synthetic", count=2, seed=5, frames=20, width=160, height=128, targets=1)
+
+
+def _sampler(model: ModelConfig, **kw) -> PairSampler:
+    cfg = SamplerConfig(**{"search_shift": 24.0, **kw})
+    return PairSampler(ClipSet([SRC]), cfg, model, ("tir", "rgb"), seed=1)
+
+
+def test_samples_are_a_function_of_step_and_index(tiny_cfg):
+    a, b = _sampler(tiny_cfg), _sampler(tiny_cfg)
+    s1, s2 = a.sample(3, 1), b.sample(3, 1)
+    for k in s1:
+        np.testing.assert_array_equal(s1[k], s2[k])
+    assert not np.array_equal(a.sample(3, 2)["x_tir"], s1["x_tir"])
+    # a 2-process split of a batch is the single-process batch
+    full = StepBatches(a, 4)(7)
+    parts = [StepBatches(b, 4, rank=r, world=2)(7) for r in range(2)]
+    np.testing.assert_array_equal(full["x_tir"][0::2].numpy(), parts[0]["x_tir"].numpy())
+    np.testing.assert_array_equal(full["x_tir"][1::2].numpy(), parts[1]["x_tir"].numpy())
+
+
+def test_template_is_centred_on_the_target_and_modalities_share_geometry(tiny_cfg):
+    s = _sampler(tiny_cfg, template_shift=0.0, template_scale=0.0, negative=0.0, blur=0.0,
+                 color=0.0)
+    out = s.sample(0, 0)
+    assert out["z_tir"].shape == (3, 63, 63) and out["x_tir"].shape == (3, 127, 127)
+    assert out["z_rgb"].shape == out["z_tir"].shape and out["kind"] == POSITIVE
+    x1, y1, x2, y2 = out["box"]
+    assert 0 <= x1 < x2 <= 127 and 0 <= y1 < y2 <= 127
+
+
+def test_crop_maps_box_centre_to_crop_centre():
+    img = np.zeros((100, 120, 3), np.uint8)
+    img[40:60, 50:70] = 255  # a 20x20 box at x=50, y=40
+    box = np.array([50.0, 40.0, 20.0, 20.0])
+    cx, cy = 50 + 19 / 2, 40 + 19 / 2
+    c = crop(img, cx, cy, 40.0, 80, (0, 0, 0))
+    b = box_in_crop(box, cx, cy, 40.0, 80)
+    np.testing.assert_allclose(b, [19.5, 19.5, 59.5, 59.5])
+    assert c[39, 39].min() == 255 and c[5, 5].max() == 0
+
+
+def test_point_targets(tiny_cfg):
+    pts = score_points(tiny_cfg)
+    c = (tiny_cfg.instance_size - 1) / 2
+    assert pts.shape == (8, 8, 2) and pts[4, 4, 0] == c  # the runtime's grid: ori = -(S//2)*stride
+    box = torch.tensor([[c - 20, c - 30, c + 20, c + 30], [0, 0, 1, 1]], dtype=torch.float32)
+    kind = torch.tensor([POSITIVE, NEGATIVE])
+    label, ltrb = point_targets(box, kind, tiny_cfg, LossConfig())
+    assert label[0, 4, 4] == 1 and label[0, 0, 0] == 0
+    assert (label[1] == 0).all()
+    torch.testing.assert_close(ltrb[0, :, 4, 4], torch.tensor([20.0, 30.0, 20.0, 30.0]))
+
+
+def test_iou_losses():
+    t = torch.tensor([[10.0, 10.0, 10.0, 10.0]])
+    iou, giou = ltrb_iou(t, t, "giou")
+    assert iou.item() == 1.0 and giou.item() == 1.0
+    p = torch.tensor([[5.0, 10.0, 5.0, 10.0]])
+    iou, _ = ltrb_iou(p, t)
+    assert abs(iou.item() - 0.5) < 1e-6
+    loc = t.view(1, 4, 1, 1).expand(1, 4, 2, 2)
+    loss, miou = box_loss(loc, loc, torch.ones(1, 2, 2))
+    assert loss.item() < 1e-6 and abs(miou.item() - 1) < 1e-6
+    loss, _ = box_loss(loc, loc, torch.zeros(1, 2, 2))
+    assert loss.item() == 0.0

@@ -1,0 +1,148 @@
+"""The training loop: learning, checkpoints, resume after a kill, multi-process equivalence."""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+from safetensors.torch import load_file
+
+from tir_tracker_core.api import load_tracker
+from tir_tracker_core.checkpoint import build_from_checkpoint, load_checkpoint
+from tir_tracker_core.config import from_dict
+from tir_tracker_core.training.config import TrainConfig
+from tir_tracker_core.training.train import train
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def _cfg(d: dict) -> TrainConfig:
+    return from_dict(TrainConfig, d)
+
+
+def _log(out: Path) -> list[dict]:
+    with open(out / "log.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _weights(path: Path) -> dict[str, torch.Tensor]:
+    return load_file(str(path))
+
+
+def _assert_same(a: dict, b: dict, atol: float) -> None:
+    assert a.keys() == b.keys()
+    worst = max((x - b[k]).abs().max().item() for k, x in a.items())
+    assert worst <= atol, f"weights differ by {worst}"
+
+
+def test_loss_decreases(tmp_path, train_dict):
+    d = train_dict(40)
+    d["optim"].update(schedule="constant", lr=2e-3)
+    d["checkpoint"]["every"] = 40
+    train(_cfg(d), tmp_path)
+    loss = [float(r["Loss/total"]) for r in _log(tmp_path)]
+    assert len(loss) == 40
+    assert np.mean(loss[-10:]) < 0.8 * np.mean(loss[:10])
+
+
+def test_final_checkpoint_carries_config_and_reloads_strictly(tmp_path, train_dict):
+    path = train(_cfg(train_dict(4)), tmp_path / "run")
+    assert path == tmp_path / "run" / "final.safetensors"
+    ckpt = load_checkpoint(path)
+    prov = ckpt.provenance
+    assert prov["command"] == "train" and prov["steps"] == 4 and prov["seed"] == 3
+    assert prov["config"]["data"][0]["kind"] == "synthetic" and "git_commit" in prov
+    model = build_from_checkpoint(ckpt)  # strict load
+    assert model.cfg.name == "tiny"
+    tracker = load_tracker(str(path))
+    frame = np.random.default_rng(0).integers(0, 255, (120, 160), np.uint8)
+    tracker.init(frame, [(50, 40, 30, 20)])
+    assert len(tracker.update(frame)) == 1
+
+
+def test_stop_and_resume_matches_uninterrupted(tmp_path, train_dict):
+    full = train(_cfg(train_dict(8)), tmp_path / "full")
+    part = tmp_path / "part"
+    assert train(_cfg(train_dict(8)), part, stop_after=4) == part / "checkpoints"
+    assert not (part / "final.safetensors").exists()
+    resumed = train(_cfg(train_dict(8)), part)
+    _assert_same(_weights(full), _weights(resumed), 1e-6)
+    steps = [int(r["step"]) for r in _log(part)]
+    assert steps == list(range(1, 9))  # no duplicated or missing log rows
+
+
+def _run_cli(args: list[str], env_extra: dict | None = None, **kw) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", **(env_extra or {})}
+    return subprocess.Popen([sys.executable, *args], cwd=REPO, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
+
+
+def test_kill_and_resume(tmp_path, train_dict):
+    d = train_dict(12)
+    d["data"][0].update(width=320, height=256)  # slower steps: time to kill between checkpoints
+    d["optim"]["batch_size"] = 8
+    cfg_path = tmp_path / "c.yaml"
+    cfg_path.write_text(yaml.safe_dump(d))
+    ref = train(_cfg(d), tmp_path / "ref")
+    out = tmp_path / "killed"
+    proc = _run_cli(["-m", "tir_tracker_core.training", "train", "--config", str(cfg_path),
+                     "--out", str(out)])
+    first = out / "checkpoints" / "step_0000004.json"
+    deadline = time.time() + 120
+    while not first.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert first.exists() and not (out / "final.safetensors").exists()
+    proc = _run_cli(["-m", "tir_tracker_core.training", "train", "--config", str(cfg_path),
+                     "--out", str(out)])
+    text, _ = proc.communicate(timeout=300)
+    assert proc.returncode == 0, text
+    assert text.strip().splitlines()[-1] == str(out / "final.safetensors")
+    assert "resuming from step" in text
+    _assert_same(_weights(ref), _weights(out / "final.safetensors"), 1e-6)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_two_process_ddp_matches_one_process(tmp_path, train_dict):
+    d = train_dict(6)
+    cfg_path = tmp_path / "c.yaml"
+    cfg_path.write_text(yaml.safe_dump(d))
+    single = train(_cfg(d), tmp_path / "one")
+    out = tmp_path / "two"
+    proc = _run_cli(["-m", "torch.distributed.run", "--nproc_per_node", "2",
+                     "--master_port", str(_free_port()), "-m", "tir_tracker_core.training",
+                     "train", "--config", str(cfg_path), "--out", str(out)])
+    text, _ = proc.communicate(timeout=300)
+    assert proc.returncode == 0, text
+    prov = load_checkpoint(out / "final.safetensors").provenance
+    assert prov["world_size"] == 2
+    _assert_same(_weights(single), _weights(out / "final.safetensors"), 2e-5)
+    # rank 0 alone logs and checkpoints
+    assert len(_log(out)) == 6
+
+
+def test_wise_interpolates_with_the_initial_weights(tmp_path, train_dict, tiny_init):
+    d = train_dict(4)
+    full = _weights(train(_cfg(d), tmp_path / "a"))
+    d["model"]["wise"] = 0.25
+    mixed = _weights(train(_cfg(d), tmp_path / "b"))
+    init = _weights(tiny_init)
+    expect = {k: torch.lerp(init[k], v, 0.25) if v.is_floating_point() else v
+              for k, v in full.items()}
+    _assert_same(expect, mixed, 1e-6)
+    assert load_checkpoint(tmp_path / "b" / "final.safetensors").provenance["wise"] == 0.25
