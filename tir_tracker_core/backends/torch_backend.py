@@ -26,10 +26,13 @@ class TorchBackend:
     name = "torch"
     accepts_mono = True  # grey (N,1,H,W) crops are expanded to three equal channels
 
-    def __init__(self, model: torch.nn.Module, device: str = "cpu", threads: int | None = None) -> None:
+    def __init__(self, model: torch.nn.Module, device: str = "cpu", threads: int | None = 1) -> None:
+        """``threads``: intra-op threads on the CPU (process-wide in PyTorch). One by default:
+        on a small CPU shared with other nodes, two threads ran 10x slower than one here
+        (the workers spin and get descheduled); ``None`` keeps PyTorch's setting."""
         self._dev = resolve_device(device)
         self.device = str(self._dev)
-        if threads:
+        if threads and self._dev.type == "cpu":
             torch.set_num_threads(threads)
         self.model = model.to(self._dev).eval()
 
