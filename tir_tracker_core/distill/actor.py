@@ -137,7 +137,7 @@ class DistillActor(BaseActor):
 
     def __call__(self, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:
         cfg = self.cfg
-        student: Student = self.net.module if hasattr(self.net, "module") else self.net  # type: ignore[assignment]
+        student: Student = getattr(self.net, "module", self.net)  # unwrap DDP
         t_cls, t_loc, t_fz, t_fx = self.teacher_outputs(batch, student.levels, student.template)
         s_cls, s_loc, s_fz, s_fx = self.net(batch["z_tir"], batch["x_tir"])
         zero = torch.zeros(len(s_cls), device=s_cls.device)

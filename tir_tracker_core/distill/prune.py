@@ -107,7 +107,8 @@ def importance(name: str) -> Any:
         return tp.importance.LAMPImportance(p=2)
     if name == "random":
         return tp.importance.RandomImportance()
-    raise ConfigError(f"unknown pruning importance {name!r}; valid choices: {', '.join(IMPORTANCES)}")
+    raise ConfigError(f"unknown pruning importance {name!r}; "
+                      f"valid choices: {', '.join(IMPORTANCES)}")
 
 
 def always_kept(net: SiameseNet) -> list[nn.Module]:

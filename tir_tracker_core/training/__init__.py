@@ -13,7 +13,8 @@ from .data import Clip, ClipSet, PairSampler, load_clips
 from .loop import LoopSettings, Task, get_lr, run_loop
 from .train import init_model, train
 
-__all__ = ["BaseActor", "CheckpointConfig", "Clip", "ClipSet", "DataSource", "LogConfig", "LoopSettings",
+__all__ = ["BaseActor", "CheckpointConfig", "Clip", "ClipSet", "DataSource", "LogConfig",
+           "LoopSettings",
            "LossConfig", "ModelInit", "OptimConfig", "PairSampler", "SamplerConfig",
            "SiameseActor", "Task", "TrainConfig", "get_lr", "init_model", "load_clips",
            "load_train_config", "run_loop", "train"]

@@ -158,7 +158,8 @@ class LogConfig:
 
 @dataclass(frozen=True)
 class CheckpointConfig:
-    """Training-state checkpoints in ``OUT/checkpoints`` every ``every`` steps, last ``keep`` kept."""
+    """Training-state checkpoints in ``OUT/checkpoints`` every ``every`` steps; the newest
+    ``keep`` are kept."""
 
     every: int = 100
     keep: int = 2

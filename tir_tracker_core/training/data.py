@@ -146,7 +146,10 @@ def _path_clips(src: DataSource, min_size: float) -> list[Clip]:
 
 def load_clips(src: DataSource, min_size: float = 4.0) -> list[Clip]:
     """All clips of one configured source (``max_items`` applied), none without a valid frame."""
-    clips = synthetic_clips(src, min_size) if src.kind == "synthetic" else _path_clips(src, min_size)
+    if src.kind == "synthetic":
+        clips = synthetic_clips(src, min_size)
+    else:
+        clips = _path_clips(src, min_size)
     clips = [c for c in clips if c.valid.any()]
     if src.max_items > 0:
         clips = clips[: src.max_items]
@@ -445,7 +448,8 @@ class StepBatches:
     single-process batch whatever the number of processes.
     """
 
-    def __init__(self, sampler: PairSampler, batch_size: int, rank: int = 0, world: int = 1) -> None:
+    def __init__(self, sampler: PairSampler, batch_size: int, rank: int = 0,
+                 world: int = 1) -> None:
         if batch_size % world:
             raise ConfigError(f"batch size {batch_size} must be divisible by the number of "
                               f"processes ({world})")

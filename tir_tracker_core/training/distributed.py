@@ -38,7 +38,9 @@ class DistInfo:
 
 def resolve_device(pref: str, local_rank: int) -> torch.device:
     if pref == "auto":
-        return torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")
+        if torch.cuda.is_available():
+            return torch.device(f"cuda:{local_rank}")
+        return torch.device("cpu")
     dev = torch.device(pref)
     if dev.type == "cuda":
         if not torch.cuda.is_available():

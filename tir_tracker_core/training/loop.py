@@ -72,7 +72,8 @@ def get_lr(step: int, cfg: OptimConfig) -> float:
     return cfg.min_lr + 0.5 * (cfg.lr - cfg.min_lr) * (1 + math.cos(math.pi * min(t, 1.0)))
 
 
-def split_decay(named: list[tuple[str, nn.Parameter]]) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
+def split_decay(named: list[tuple[str, nn.Parameter]]
+                ) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
     """(weights that get weight decay, biases and norm parameters that do not)."""
     decay = [p for _, p in named if p.requires_grad and p.ndim > 1]
     no_decay = [p for _, p in named if p.requires_grad and p.ndim <= 1]

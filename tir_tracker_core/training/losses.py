@@ -69,7 +69,8 @@ def cls_loss(logits: torch.Tensor, label: torch.Tensor, cfg: LossConfig) -> torc
     return 0.5 * l_pos + 0.5 * l_neg
 
 
-def ltrb_iou(pred: torch.Tensor, target: torch.Tensor, kind: str = "iou") -> tuple[torch.Tensor, torch.Tensor]:
+def ltrb_iou(pred: torch.Tensor, target: torch.Tensor,
+             kind: str = "iou") -> tuple[torch.Tensor, torch.Tensor]:
     """IoU (or GIoU) of two boxes given as l, t, r, b distances from the same point.
 
     ``pred`` / ``target`` ``(..., 4)``. Returns ``(iou, giou_or_iou)``.

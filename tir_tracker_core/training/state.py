@@ -81,7 +81,8 @@ def save_train_state(folder: Path, step: int, model: torch.nn.Module,
     """Write the checkpoint of ``step`` (atomic files, JSON last); prune to ``keep`` newest."""
     folder.mkdir(parents=True, exist_ok=True)
     stem = f"step_{step:07d}"
-    model_path, optim_path = folder / f"{stem}.model.safetensors", folder / f"{stem}.optim.safetensors"
+    model_path = folder / f"{stem}.model.safetensors"
+    optim_path = folder / f"{stem}.optim.safetensors"
     atomic_save_tensors(model.state_dict(), model_path)
     tensors, omet = flatten_optimizer(optimizer.state_dict())
     tensors["rng.torch"] = torch.get_rng_state()
