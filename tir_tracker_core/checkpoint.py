@@ -40,7 +40,8 @@ def sidecar(path: str | Path) -> Path:
     return Path(path).with_suffix(".json")
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
+    """SHA-256 hex digest of a file, read in 1 MiB chunks."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -86,7 +87,7 @@ def save_checkpoint(ckpt: Checkpoint, path: str | Path) -> Path:
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "weights_file": path.name,
-        "weights_sha256": _sha256(path),
+        "weights_sha256": sha256_file(path),
         "model": to_dict(ckpt.model),
         "tracker": to_dict(ckpt.tracker),
         "frame": to_dict(ckpt.frame),
@@ -121,7 +122,7 @@ def load_checkpoint(path: str | Path, verify: bool = True) -> Checkpoint:
     """Read a checkpoint strictly: config validated, weights hash checked, no code executed."""
     path = Path(path)
     meta = read_metadata(path)
-    if verify and meta.get("weights_sha256") != _sha256(path):
+    if verify and meta.get("weights_sha256") != sha256_file(path):
         raise ModelLoadError(f"{path} does not match the hash recorded in {sidecar(path).name}: "
                              "the weights are corrupt or belong to another config")
     try:

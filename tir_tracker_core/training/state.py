@@ -12,7 +12,6 @@ One checkpoint of step N in ``OUT/checkpoints``:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import re
@@ -23,7 +22,7 @@ from typing import Any
 import torch
 from safetensors.torch import load_file
 
-from ..checkpoint import atomic_save_tensors, atomic_write_bytes
+from ..checkpoint import atomic_save_tensors, atomic_write_bytes, sha256_file
 from ..errors import ModelLoadError
 
 log = logging.getLogger(__name__)
@@ -31,14 +30,6 @@ log = logging.getLogger(__name__)
 STATE_FORMAT = "tir_tracker.train_state"
 STATE_VERSION = 1
 _NAME = re.compile(r"^step_(\d{7,})\.json$")
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def flatten_optimizer(sd: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -90,8 +81,8 @@ def save_train_state(folder: Path, step: int, model: torch.nn.Module,
         tensors["rng.cuda"] = torch.cuda.get_rng_state()
     atomic_save_tensors(tensors, optim_path)
     doc = {"format": STATE_FORMAT, "format_version": STATE_VERSION, "step": step,
-           "model_file": model_path.name, "model_sha256": _sha256(model_path),
-           "optim_file": optim_path.name, "optim_sha256": _sha256(optim_path),
+           "model_file": model_path.name, "model_sha256": sha256_file(model_path),
+           "optim_file": optim_path.name, "optim_sha256": sha256_file(optim_path),
            "optimizer": omet, **meta}
     path = folder / f"{stem}.json"
     atomic_write_bytes(path, (json.dumps(doc, indent=1) + "\n").encode())
@@ -120,7 +111,7 @@ def load_train_state(path: Path) -> TrainState:
     files = {}
     for key in ("model", "optim"):
         f = path.parent / doc[f"{key}_file"]
-        if not f.is_file() or _sha256(f) != doc[f"{key}_sha256"]:
+        if not f.is_file() or sha256_file(f) != doc[f"{key}_sha256"]:
             raise ModelLoadError(f"{f} is missing or does not match the hash in {path.name}")
         files[key] = load_file(str(f))
     ot = files["optim"]
