@@ -127,29 +127,38 @@ class DistillActor(BaseActor):
         self.cfg = cfg
 
     @torch.no_grad()
-    def teacher_outputs(self, batch: dict[str, Any], levels: tuple[int, ...],
+    def teacher_outputs(self, z: torch.Tensor, x: torch.Tensor, levels: tuple[int, ...],
                         template: bool) -> tuple[torch.Tensor, torch.Tensor, list, list]:
         t = self.teacher.eval()
-        zl = t.backbone.forward_levels(batch["z_rgb"])
-        xl = t.backbone.forward_levels(batch["x_rgb"])
+        zl = t.backbone.forward_levels(z)
+        xl = t.backbone.forward_levels(x)
         cls, loc = t.head(zl[-1], xl[-1])
         return cls, loc, [zl[i] for i in levels] if template else [], [xl[i] for i in levels]
 
     def __call__(self, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:
         cfg = self.cfg
         student: Student = getattr(self.net, "module", self.net)  # unwrap DDP
-        t_cls, t_loc, t_fz, t_fx = self.teacher_outputs(batch, student.levels, student.template)
+        t_cls, t_loc, t_fz, t_fx = self.teacher_outputs(batch["z_rgb"], batch["x_rgb"],
+                                                        student.levels, student.template)
         s_cls, s_loc, s_fz, s_fx = self.net(batch["z_tir"], batch["x_tir"])
         zero = torch.zeros(len(s_cls), device=s_cls.device)
         l_feat = feature_loss(s_fx + s_fz, t_fx + t_fz) if s_fx else zero
-        l_rcls = response_cls_loss(s_cls, t_cls, cfg.response.temperature)
-        l_rloc = response_loc_loss(s_loc, t_loc, t_cls, cfg.track.box_loss)
+        temp, box_kind = cfg.response.temperature, cfg.track.box_loss
+        l_rcls = response_cls_loss(s_cls, t_cls, temp)
+        l_rloc = response_loc_loss(s_loc, t_loc, t_cls, box_kind)
+        l_anchor = zero
+        if cfg.response.anchored:
+            a_cls, a_loc, _, _ = self.teacher_outputs(batch["z_tir"], batch["x_tir"], (), False)
+            l_anchor = (cfg.response.tir_cls_weight * response_cls_loss(s_cls, a_cls, temp)
+                        + cfg.response.tir_loc_weight * response_loc_loss(s_loc, a_loc, a_cls,
+                                                                          box_kind))
         kind = batch["kind"]
         l_cls, l_box, miou, _ = tracking_loss(s_cls, s_loc, batch["box"], kind,
                                               student.net.cfg, cfg.track)
         l_track = cfg.track.cls_weight * l_cls + cfg.track.box_weight * l_box
         per_sample = (cfg.feature.weight * l_feat + cfg.response.cls_weight * l_rcls
-                      + cfg.response.loc_weight * l_rloc + cfg.track_weight * l_track)
+                      + cfg.response.loc_weight * l_rloc + l_anchor
+                      + cfg.track_weight * l_track)
         loss = per_sample.mean()
         labelled = ((kind == POSITIVE) | (kind == NEGATIVE)).float()
         stats = {
@@ -157,6 +166,7 @@ class DistillActor(BaseActor):
             "Loss/feat": l_feat.mean().item(),
             "Loss/resp_cls": l_rcls.mean().item(),
             "Loss/resp_loc": l_rloc.mean().item(),
+            "Loss/resp_tir": l_anchor.mean().item(),
             "Loss/track": l_track.mean().item(),
             "Stats/labelled": labelled.mean().item(),
             "Stats/iou": miou.sum().item() / max(int((kind == POSITIVE).sum()), 1),

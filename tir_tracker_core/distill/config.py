@@ -30,11 +30,23 @@ class FeatureLoss:
 class ResponseLoss:
     """Distillation of the head's maps: classification by temperature-scaled KL divergence
     (x T^2), regression by the (G)IoU loss to the teacher's boxes, weighted per point by the
-    teacher's foreground probability."""
+    teacher's foreground probability.
+
+    ``cls_weight`` / ``loc_weight`` weigh the cross-modal terms (teacher on the RGB crops).
+    ``tir_cls_weight`` / ``tir_loc_weight`` weigh the same two terms against the teacher run on
+    the thermal crops themselves: a same-modality anchor that keeps the student's outputs
+    (box scale in particular) close to what the teacher does on thermal images (0 = off).
+    """
 
     cls_weight: float = 1.0
     loc_weight: float = 0.5
     temperature: float = 2.0
+    tir_cls_weight: float = 0.0
+    tir_loc_weight: float = 0.0
+
+    @property
+    def anchored(self) -> bool:
+        return self.tir_cls_weight > 0 or self.tir_loc_weight > 0
 
 
 @dataclass(frozen=True)

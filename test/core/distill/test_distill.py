@@ -153,3 +153,32 @@ def test_llvip_pairs_share_geometry(shared_data, tiny_cfg):
     full = ClipSet([DataSource(kind="paired", path=str(root / "pairs_annotated"), max_items=1)])
     torch.testing.assert_close(torch.tensor(groups[1][0].boxes * 4),
                                torch.tensor(full.groups()[0][0].boxes))
+
+
+def test_actor_losses_vanish_where_the_student_sees_what_the_teacher_sees(tiny_cfg):
+    """At the start the student is the teacher: the same-modality anchor is zero, the
+    cross-modal feature term is not (the teacher sees the RGB crops); with the RGB crops
+    replaced by the thermal ones every distillation term vanishes."""
+    import copy
+
+    from tir_tracker_core.distill.actor import DistillActor, Student, level_channels
+    from tir_tracker_core.distill.config import DistillLoss, ResponseLoss
+    from tir_tracker_core.training.data import StepBatches
+
+    torch.manual_seed(0)
+    teacher = build_model(tiny_cfg).eval()
+    chans = level_channels(teacher)
+    student = Student(copy.deepcopy(teacher), (2, 4), [chans[2], chans[4]]).eval()
+    src = DataSource(kind="synthetic", count=1, seed=9, frames=10, width=160, height=128,
+                     targets=1)
+    batch = StepBatches(PairSampler(ClipSet([src]), SamplerConfig(search_shift=16), tiny_cfg,
+                                    ("tir", "rgb")), 4)(0)
+    anchored = DistillLoss(response=ResponseLoss(tir_cls_weight=1.0, tir_loc_weight=1.0))
+    actor = DistillActor(student, teacher, anchored)
+    _, stats = actor(batch)
+    assert stats["Loss/resp_tir"] < 1e-5
+    assert stats["Loss/feat"] > 1e-3
+    same = {**batch, "z_rgb": batch["z_tir"], "x_rgb": batch["x_tir"]}
+    _, stats = actor(same)
+    assert stats["Loss/feat"] < 1e-6 and stats["Loss/resp_cls"] < 1e-5
+    assert stats["Stats/agree_peak"] == 1.0

@@ -70,3 +70,12 @@ def test_stage_ratios_compound_to_the_total():
     for k in (1, 2, 3):
         left *= 1 - stage_ratio(0.45, 3, k)
     assert left == pytest.approx(0.55)
+
+
+def test_shipped_recipe_parses(repo_root):
+    from tir_tracker_core.distill.config import load_distill_config
+
+    cfg = load_distill_config(repo_root / "config" / "distill_nanotrack.yaml")
+    assert cfg.teacher.startswith("nanotrack:") and cfg.prune.enabled
+    assert all(s.kind in ("synthetic", "paired") for s in cfg.data)
+    assert cfg.prune.stage_steps()[-1] < cfg.optim.total_steps
