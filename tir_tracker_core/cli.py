@@ -261,6 +261,17 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_probe(args: argparse.Namespace) -> int:
+    from .eval.probe import markdown_table, probe_images, save_json, scale_probe
+
+    items = probe_images(Path(args.data), min_side=args.min_side, max_boxes=args.max_boxes)
+    resolved = _resolve_all(args.tracker, args)
+    results = [scale_probe(r.name, r.multi, items, updates=args.updates) for r in resolved]
+    print(markdown_table(results))
+    print(f"results: {save_json(results, Path(args.out) / 'probe.json')}")
+    return 0
+
+
 # --------------------------------------------------------------------------- models
 
 
@@ -348,6 +359,20 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--max-frames", type=int, default=100, help="timed frames per run")
     sp.add_argument("--warmup", type=int, default=5, help="untimed frames per run")
     sp.set_defaults(func=cmd_bench)
+
+    sp = sub.add_parser("probe", help="scale-convergence probe on annotated thermal images "
+                        "(does the tracker correct a wrong box size?)")
+    sp.add_argument("data", help="LLVIP-layout folder: infrared/ + Annotations/")
+    sp.add_argument("--tracker", action="append", required=True, metavar="SPEC",
+                    help="ours only (default | CKPT.safetensors | nanotrack:FILE.pth)[@BACKEND]")
+    sp.add_argument("--out", default="out/probe")
+    sp.add_argument("--backend", default="torch")
+    sp.add_argument("--device", default="cpu")
+    sp.add_argument("--threads", type=int, default=None)
+    sp.add_argument("--updates", type=int, default=8, help="updates on each still image")
+    sp.add_argument("--min-side", type=float, default=20.0, help="smallest box side used, px")
+    sp.add_argument("--max-boxes", type=int, default=None, help="use at most N boxes")
+    sp.set_defaults(func=cmd_probe)
 
     sp = sub.add_parser("info", help="print a model's config, parameters and MACs")
     sp.add_argument("model", help="default | CKPT.safetensors | nanotrack:FILE.pth")

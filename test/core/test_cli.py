@@ -46,6 +46,16 @@ def test_bench_two_target_counts(seq_dir, nanotrack_spec, tmp_path, capsys):
     assert res  # structure is checked by the bench tests; here: the CLI wrote it
 
 
+def test_probe_prints_table_and_writes_json(shared_data, nanotrack_spec, tmp_path, capsys):
+    out = tmp_path / "probe"
+    assert main(["probe", str(shared_data / "paired_rgbt/llvip/ir_only_annotated"),
+                 "--tracker", nanotrack_spec, "--max-boxes", "2", "--updates", "2",
+                 "--out", str(out)]) == 0
+    assert "| nanotrackv2@torch | 2 |" in capsys.readouterr().out
+    (res,) = json.loads((out / "probe.json").read_text())
+    assert res["num_boxes"] == 2 and len(res["log_size_error"]) == 3
+
+
 def test_bad_spec_is_a_clear_error(seq_dir, tmp_path, capsys):
     assert main(["eval", str(seq_dir), "--tracker", str(tmp_path / "missing.safetensors"),
                  "--out", str(tmp_path)]) == 2

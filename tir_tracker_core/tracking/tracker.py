@@ -282,6 +282,23 @@ class Tracker:
         for i in ids:
             del self._targets[i]
 
+    def relocate(self, track_id: int, box: Box) -> None:
+        """Move target ``track_id`` to ``box`` (x, y, w, h on the running frames) and mark it
+        tracked, keeping its template: for an external detector that re-finds a target.
+
+        Raises ``UnknownTargetError`` for an id not held and ``InvalidBoxError`` for a bad box
+        (the target is then left as it was).
+        """
+        if track_id not in self._targets:
+            raise UnknownTargetError(f"unknown target id {track_id}; held ids: {self.ids}")
+        assert self._frame_sig is not None  # set whenever a target exists
+        h, w = self._frame_sig[0][:2]
+        b = validate_box(box, w, h)
+        t = self._targets[track_id]
+        t.center = np.array([b[0] + (b[2] - 1) / 2, b[1] + (b[3] - 1) / 2])
+        t.size = np.array([b[2], b[3]])
+        t.misses, t.state = 0, TrackState.TRACKED
+
     def reset(self) -> None:
         """Drop every target and forget the frame format."""
         self._targets.clear()

@@ -149,3 +149,23 @@ def test_max_targets(tracker_factory):
     f0 = blob_frame([path(0, 0)], 0)
     with pytest.raises(TrackerInputError, match="max_targets"):
         tr.init(f0, [box_at(path(0, 0))] * 3)
+
+
+def test_relocate_moves_a_target_and_keeps_its_template(tracker_factory):
+    """An external detector re-finds a target: the box moves, the template stays, the target
+    is tracked from there; bad ids and boxes are rejected and leave the target unchanged."""
+    tr = tracker_factory()
+    f0 = blob_frame([path(0, 0)], 0)
+    (a,) = tr.init(f0, [box_at(path(0, 0))])
+    # the target jumps far away between frames: relocating puts the tracker back on it
+    far = (250.0, 180.0)
+    tr.relocate(a, box_at(far))
+    (tk,) = tr.update(blob_frame([far], 1))
+    cx, cy = tk.box[0] + tk.box[2] / 2, tk.box[1] + tk.box[3] / 2
+    assert np.hypot(cx - far[0], cy - far[1]) < 6
+    before = tk.box
+    with pytest.raises(UnknownTargetError, match="held ids"):
+        tr.relocate(a + 1, box_at(far))
+    with pytest.raises(InvalidBoxError, match="zero or negative"):
+        tr.relocate(a, (10, 10, 0, 5))
+    assert tr.update(blob_frame([far], 2))[0].box == pytest.approx(before, abs=3)

@@ -1,0 +1,108 @@
+"""Scale-convergence probe: does a tracker pull a wrong box size back to the truth?
+
+A Siamese tracker re-estimates the target's size every frame from the regression branch. If
+that branch mostly reproduces the size it was given (the crop's nominal target size) instead
+of measuring the target, size errors are never corrected and the box random-walks on video;
+this is what channel pruning does to distilled students (see ``docs/distillation.md``). The
+probe measures it on still annotated images, so it needs no video: initialise on the true box,
+reset the size to ``scale`` x the truth (template kept), track the same image ``updates``
+times, and compare the final box with the truth.
+
+Per scale: mean log size error ``log(sqrt(area_pred / area_true))`` (0 = converged; a value
+near ``log(scale)`` means the size was not corrected) and mean IoU.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..data.sequences import DatasetError
+from .metrics import iou
+
+DEFAULT_SCALES = (0.8, 1.0, 1.25)
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    tracker: str
+    num_boxes: int
+    scales: tuple[float, ...]
+    log_size_error: tuple[float, ...]  # mean per scale
+    iou: tuple[float, ...]  # mean per scale
+
+    @property
+    def mean_iou(self) -> float:
+        return float(np.mean(self.iou))
+
+
+def probe_images(folder: str | Path, min_side: float = 20.0,
+                 max_boxes: int | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(thermal image, box) pairs of an annotated LLVIP-layout folder (``infrared/`` +
+    ``Annotations/``), boxes with both sides at least ``min_side`` px; ``max_boxes`` keeps
+    that many, evenly spread."""
+    from ..data.sequences import load_llvip
+
+    items = []
+    for rec in load_llvip(Path(folder)):
+        boxes = [b for b in rec.boxes if min(b[2], b[3]) >= min_side]
+        if boxes:
+            img = rec.tir()
+            items += [(img, np.asarray(b, np.float64)) for b in boxes]
+    if not items:
+        raise DatasetError(f"{folder}: no annotated box with both sides >= {min_side} px; give "
+                           "an LLVIP-layout folder with infrared/ and Annotations/")
+    if max_boxes and len(items) > max_boxes:
+        keep = np.linspace(0, len(items) - 1, max_boxes).round().astype(int)
+        items = [items[i] for i in keep]
+    return items
+
+
+def scale_probe(name: str, make_tracker: Callable[[], object],
+                items: Sequence[tuple[np.ndarray, np.ndarray]],
+                scales: Sequence[float] = DEFAULT_SCALES, updates: int = 8) -> ProbeResult:
+    """Run the probe with trackers from ``make_tracker`` (ours: they need ``relocate``)."""
+    tracker = make_tracker()
+    if not hasattr(tracker, "relocate"):
+        raise TypeError(f"{name}: the probe needs a tracker with relocate() (ours, not a peer)")
+    err = np.zeros((len(scales), len(items)))
+    ious = np.zeros_like(err)
+    for j, (img, box) in enumerate(items):
+        cx, cy = box[0] + box[2] / 2, box[1] + box[3] / 2
+        for i, s in enumerate(scales):
+            (tid,) = tracker.init(img, [tuple(box)])
+            w, h = box[2] * s, box[3] * s
+            tracker.relocate(tid, (cx - w / 2, cy - h / 2, w, h))
+            for _ in range(updates):
+                out = tracker.update(img)[0].box
+            err[i, j] = 0.5 * np.log(out[2] * out[3] / (box[2] * box[3]))
+            ious[i, j] = iou(np.asarray([out]), box[None])[0]
+    return ProbeResult(name, len(items), tuple(float(s) for s in scales),
+                       tuple(float(v) for v in err.mean(1)), tuple(float(v) for v in ious.mean(1)))
+
+
+def markdown_table(results: Sequence[ProbeResult]) -> str:
+    scales = results[0].scales
+    head = ("| tracker | boxes | " + " | ".join(f"log size err @{s:g}" for s in scales)
+            + " | mean IoU |")
+    rows = [head, "|---|---:|" + "---:|" * len(scales) + "---:|"]
+    for r in results:
+        rows.append(f"| {r.tracker} | {r.num_boxes} | "
+                    + " | ".join(f"{v:+.3f}" for v in r.log_size_error)
+                    + f" | {r.mean_iou:.3f} |")
+    return "\n".join(rows)
+
+
+def save_json(results: Sequence[ProbeResult], path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps([{**asdict(r), "mean_iou": r.mean_iou} for r in results],
+                               indent=2))
+    return path
+
+
+__all__ = ["DEFAULT_SCALES", "ProbeResult", "markdown_table", "probe_images", "save_json",
+           "scale_probe"]
