@@ -216,6 +216,15 @@ def cmd_track(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- eval / bench
 
 
+def _add_tracker_args(sp: argparse.ArgumentParser, tracker_help: str, out: str) -> None:
+    """``--tracker`` (repeated), ``--out`` and the backend options of eval / bench / probe."""
+    sp.add_argument("--tracker", action="append", required=True, metavar="SPEC", help=tracker_help)
+    sp.add_argument("--out", default=out)
+    sp.add_argument("--backend", default="torch", help="backend for specs without @BACKEND")
+    sp.add_argument("--device", default="cpu")
+    sp.add_argument("--threads", type=int, default=None, help="inference threads")
+
+
 def _resolve_all(specs: list[str], args: argparse.Namespace) -> list:
     from .specs import resolve
 
@@ -339,23 +348,15 @@ def build_parser() -> argparse.ArgumentParser:
                     " opencv:mil | opencv:nano:DIR; ours take an optional @BACKEND suffix")
     sp = sub.add_parser("eval", help="one-pass evaluation (LSOTB-TIR rules) of several trackers")
     sp.add_argument("data", help="a sequence folder or a folder of sequences (layout detected)")
-    sp.add_argument("--tracker", action="append", required=True, metavar="SPEC", help=tracker_help)
-    sp.add_argument("--out", default="out/eval")
-    sp.add_argument("--backend", default="torch", help="backend for specs without @BACKEND")
-    sp.add_argument("--device", default="cpu")
-    sp.add_argument("--threads", type=int, default=None, help="inference threads")
+    _add_tracker_args(sp, tracker_help, "out/eval")
     sp.add_argument("--max-frames", type=int, default=None, help="cut sequences (quick checks)")
     sp.set_defaults(func=cmd_eval)
 
     sp = sub.add_parser("bench", help="per-frame latency / FPS for 1, 4, 16 ... targets")
     sp.add_argument("data", help="a sequence folder (the first sequence is used)")
-    sp.add_argument("--tracker", action="append", required=True, metavar="SPEC", help=tracker_help)
+    _add_tracker_args(sp, tracker_help, "out/bench")
     sp.add_argument("--targets", default="1,4,16", help="comma-separated target counts")
     sp.add_argument("--reference", default=None, help="tracker name that ratios refer to")
-    sp.add_argument("--out", default="out/bench")
-    sp.add_argument("--backend", default="torch")
-    sp.add_argument("--device", default="cpu")
-    sp.add_argument("--threads", type=int, default=None)
     sp.add_argument("--max-frames", type=int, default=100, help="timed frames per run")
     sp.add_argument("--warmup", type=int, default=5, help="untimed frames per run")
     sp.set_defaults(func=cmd_bench)
@@ -363,12 +364,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("probe", help="scale-convergence probe on annotated thermal images "
                         "(does the tracker correct a wrong box size?)")
     sp.add_argument("data", help="LLVIP-layout folder: infrared/ + Annotations/")
-    sp.add_argument("--tracker", action="append", required=True, metavar="SPEC",
-                    help="ours only (default | CKPT.safetensors | nanotrack:FILE.pth)[@BACKEND]")
-    sp.add_argument("--out", default="out/probe")
-    sp.add_argument("--backend", default="torch")
-    sp.add_argument("--device", default="cpu")
-    sp.add_argument("--threads", type=int, default=None)
+    _add_tracker_args(sp, "ours only (default | CKPT.safetensors | nanotrack:FILE.pth)[@BACKEND]",
+                      "out/probe")
     sp.add_argument("--updates", type=int, default=8, help="updates on each still image")
     sp.add_argument("--min-side", type=float, default=20.0, help="smallest box side used, px")
     sp.add_argument("--max-boxes", type=int, default=None, help="use at most N boxes")

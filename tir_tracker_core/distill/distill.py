@@ -16,7 +16,6 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -27,7 +26,7 @@ from ..models import SiameseNet, build_model, count_macs, count_params
 from ..training.data import ClipSet, PairSampler, StepBatches
 from ..training.distributed import barrier, init_distributed, shutdown
 from ..training.loop import LoopSettings, Task, make_groups, run_loop
-from ..training.train import freeze_batchnorm, init_model, provenance, write_resolved_config
+from ..training.train import freeze_batchnorm, init_model, prepare_run, provenance
 from .actor import DistillActor, Student, level_channels
 from .config import DistillConfig
 from .prune import prune_channels, rebuild, stage_ratio
@@ -135,12 +134,7 @@ def distill(cfg: DistillConfig, out: str | Path, resume: bool = True,
     out = Path(out)
     info = init_distributed(cfg.device)
     try:
-        if cfg.threads > 0:
-            torch.set_num_threads(cfg.threads)
-        torch.manual_seed(cfg.seed)
-        np.random.seed(cfg.seed)
-        out.mkdir(parents=True, exist_ok=True)
-        write_resolved_config(out, cfg, info)
+        prepare_run(out, cfg, info)
         teacher, tcfg, fcfg, t_info = init_model(cfg.teacher)
         teacher = teacher.eval().requires_grad_(False)
         if cfg.student:

@@ -73,8 +73,8 @@ def scale_probe(name: str, make_tracker: Callable[[], object],
     ious = np.zeros_like(err)
     for j, (img, box) in enumerate(items):
         cx, cy = box[0] + box[2] / 2, box[1] + box[3] / 2
+        (tid,) = tracker.init(img, [tuple(box)])  # one template per box, kept by relocate
         for i, s in enumerate(scales):
-            (tid,) = tracker.init(img, [tuple(box)])
             w, h = box[2] * s, box[3] * s
             tracker.relocate(tid, (cx - w / 2, cy - h / 2, w, h))
             for _ in range(updates):

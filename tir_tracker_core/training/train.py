@@ -66,7 +66,14 @@ def provenance(command: str, cfg: Any, steps: int, info: DistInfo, **extra: Any)
             "torch": torch.__version__, **extra}
 
 
-def write_resolved_config(out: Path, cfg: Any, info: DistInfo) -> None:
+def prepare_run(out: Path, cfg: Any, info: DistInfo) -> None:
+    """Start of a ``train`` / ``distill`` run: compute threads, seeds, the output folder and
+    the resolved config (``OUT/config.yaml``, written by rank 0)."""
+    if cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    out.mkdir(parents=True, exist_ok=True)
     if info.is_main:
         atomic_write_bytes(out / "config.yaml",
                            yaml.safe_dump(to_dict(cfg), sort_keys=False).encode())
@@ -132,12 +139,7 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = True,
     out = Path(out)
     info = init_distributed(cfg.device)
     try:
-        if cfg.threads > 0:
-            torch.set_num_threads(cfg.threads)
-        torch.manual_seed(cfg.seed)
-        np.random.seed(cfg.seed)
-        out.mkdir(parents=True, exist_ok=True)
-        write_resolved_config(out, cfg, info)
+        prepare_run(out, cfg, info)
         model, tcfg, fcfg, src_info = init_model(cfg.model.init)
         clips = ClipSet(cfg.data, cfg.sampler.min_box_size, single_modality=True)
         sampler = PairSampler(clips, cfg.sampler, model.cfg, ("tir",), seed=cfg.seed)

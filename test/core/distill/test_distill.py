@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -103,13 +102,7 @@ def test_kill_and_resume_through_the_cli(tmp_path, distill_dict):
     _assert_same(ref, out / "final.safetensors", 1e-6)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def test_two_process_ddp_matches_one_process(tmp_path, distill_dict):
+def test_two_process_ddp_matches_one_process(tmp_path, distill_dict, free_port):
     d = distill_dict(6)
     cfg_path = tmp_path / "c.yaml"
     cfg_path.write_text(yaml.safe_dump(d))
@@ -118,7 +111,7 @@ def test_two_process_ddp_matches_one_process(tmp_path, distill_dict):
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-         "--master_port", str(_free_port()), "-m", "tir_tracker_core.training", "distill",
+         "--master_port", str(free_port), "-m", "tir_tracker_core.training", "distill",
          "--config", str(cfg_path), "--out", str(out)],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr

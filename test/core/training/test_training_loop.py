@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -112,20 +111,14 @@ def test_kill_and_resume(tmp_path, train_dict):
     _assert_same(_weights(ref), _weights(out / "final.safetensors"), 1e-6)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def test_two_process_ddp_matches_one_process(tmp_path, train_dict):
+def test_two_process_ddp_matches_one_process(tmp_path, train_dict, free_port):
     d = train_dict(6)
     cfg_path = tmp_path / "c.yaml"
     cfg_path.write_text(yaml.safe_dump(d))
     single = train(_cfg(d), tmp_path / "one")
     out = tmp_path / "two"
     proc = _run_cli(["-m", "torch.distributed.run", "--nproc_per_node", "2",
-                     "--master_port", str(_free_port()), "-m", "tir_tracker_core.training",
+                     "--master_port", str(free_port), "-m", "tir_tracker_core.training",
                      "train", "--config", str(cfg_path), "--out", str(out)])
     text, _ = proc.communicate(timeout=300)
     assert proc.returncode == 0, text
