@@ -273,7 +273,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def cmd_probe(args: argparse.Namespace) -> int:
     from .eval.probe import markdown_table, probe_images, save_json, scale_probe
 
-    items = probe_images(Path(args.data), min_side=args.min_side, max_boxes=args.max_boxes)
+    items = probe_images(Path(args.data), min_side=args.min_side, max_boxes=args.max_boxes,
+                         every=args.every)
     resolved = _resolve_all(args.tracker, args)
     results = [scale_probe(r.name, r.multi, items, updates=args.updates) for r in resolved]
     print(markdown_table(results))
@@ -363,12 +364,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("probe", help="scale-convergence probe on annotated thermal images "
                         "(does the tracker correct a wrong box size?)")
-    sp.add_argument("data", help="LLVIP-layout folder: infrared/ + Annotations/")
+    sp.add_argument("data", help="annotated thermal stills: LLVIP layout (infrared/ + "
+                    "Annotations/), YOLO layout (images/ + labels_yolo/ or labels/), or a "
+                    "tracking sequence / benchmark (every --every-th frame as a still)")
     _add_tracker_args(sp, "ours only (default | CKPT.safetensors | nanotrack:FILE.pth)[@BACKEND]",
                       "out/probe")
     sp.add_argument("--updates", type=int, default=8, help="updates on each still image")
     sp.add_argument("--min-side", type=float, default=20.0, help="smallest box side used, px")
     sp.add_argument("--max-boxes", type=int, default=None, help="use at most N boxes")
+    sp.add_argument("--every", type=int, default=15,
+                    help="tracking sequences: probe every N-th annotated frame")
     sp.set_defaults(func=cmd_probe)
 
     sp = sub.add_parser("info", help="print a model's config, parameters and MACs")

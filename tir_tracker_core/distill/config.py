@@ -62,6 +62,10 @@ class PruneConfig:
     features.2: 0.6, head: 0.3}``), the others take ``ratio``. ``ignore``: module-name
     prefixes kept whole (e.g. ``backbone.features.8``). ``round_to``: keep channel counts
     multiples of this (0 = any; 8 runs markedly faster on CPUs).
+    ``decay_steps``: gradual pruning. ``decay_steps`` before each stage the channels it will
+    remove are chosen (same importance and ratios) and shrunk linearly to zero while the
+    student trains on; the stage then cuts channels that are already silent, so the student's
+    function does not jump (0 = cut at once, the classic prune-then-distill).
     """
 
     ratio: float = 0.0
@@ -74,6 +78,7 @@ class PruneConfig:
     ignore: tuple[str, ...] = ()
     round_to: int = 0
     layer_ratios: dict[str, float] = field(default_factory=dict)
+    decay_steps: int = 0
 
     @property
     def enabled(self) -> bool:
@@ -135,6 +140,13 @@ def validate(cfg: DistillConfig) -> None:
             raise ConfigError(f"DistillConfig.prune: the last pruning stage (step "
                               f"{p.stage_steps()[-1]}) must come before the end of training "
                               f"({cfg.optim.total_steps} steps)")
+        if p.decay_steps < 0:
+            raise ConfigError("DistillConfig.prune.decay_steps must be >= 0")
+        if p.decay_steps > p.start or (p.stages > 1 and p.decay_steps > p.interval):
+            raise ConfigError(f"DistillConfig.prune.decay_steps ({p.decay_steps}) must fit "
+                              f"before the first stage (start {p.start}) and between stages "
+                              f"(interval {p.interval}); lower decay_steps or raise start / "
+                              "interval")
     for i, src in enumerate(cfg.data):
         if src.kind == "sequences":
             raise ConfigError(f"DistillConfig.data[{i}]: distillation needs paired RGB + thermal "

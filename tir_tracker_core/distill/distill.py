@@ -29,7 +29,8 @@ from ..training.loop import LoopSettings, Task, make_groups, run_loop
 from ..training.train import freeze_batchnorm, init_model, prepare_run, provenance
 from .actor import DistillActor, Student, level_channels
 from .config import DistillConfig
-from .prune import prune_channels, rebuild, stage_ratio
+from .prune import (Root, Slice, cut_channels, prune_channels, rebuild, scale_slices,
+                    select_channels, stage_ratio)
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,9 @@ class DistillTask(Task):
             raise ConfigError(f"loss.feature.levels {bad} out of range: the backbone has levels "
                               f"0..{len(self.t_channels) - 1} (0 = stem)")
         self.stage = 0
+        # gradual pruning: the groups the next stage cuts and their slices being shrunk
+        self.decay_roots: list[Root] = []
+        self.decay: list[Slice] = []
         self.student = self._student(net)
         self.actor = DistillActor(self.student, teacher, cfg.loss)
 
@@ -66,38 +70,72 @@ class DistillTask(Task):
         return self.student
 
     def arch(self) -> dict[str, Any]:
-        return {"model": to_dict(self.student.net.cfg), "stage": self.stage}
+        return {"model": to_dict(self.student.net.cfg), "stage": self.stage,
+                "decay": [[n, d, i] for n, d, i in self.decay],
+                "decay_roots": [[n, f, i] for n, f, i in self.decay_roots]}
 
     def rebuild(self, arch: dict[str, Any]) -> None:
         mcfg = from_dict(ModelConfig, arch["model"])
         if mcfg != self.student.net.cfg:
             self.student = self._student(build_model(mcfg))
         self.stage = int(arch.get("stage", 0))
+        self.decay = [(str(n), int(d), [int(j) for j in i]) for n, d, i in arch.get("decay", [])]
+        self.decay_roots = [(str(n), str(f), [int(j) for j in i])
+                            for n, f, i in arch.get("decay_roots", [])]
         self.actor.net = self.student
 
-    def before_step(self, step: int) -> bool:
-        stages = self.cfg.prune.stage_steps()
-        if self.stage >= len(stages) or step < stages[self.stage]:
-            return False
+    def _stage_args(self, k: int) -> tuple[tuple[torch.Tensor, ...], float, dict[str, float]]:
         p = self.cfg.prune
-        k = self.stage + 1
-        ratio = stage_ratio(p.ratio, p.stages, k)
-        before = _macs(self.student.net)
         dev = next(self.student.parameters()).device
         mc = self.student.net.cfg
         z = torch.zeros(1, 3, mc.exemplar_size, mc.exemplar_size, device=dev)
         x = torch.zeros(1, 3, mc.instance_size, mc.instance_size, device=dev)
         layer = {n: stage_ratio(v, p.stages, k) for n, v in p.layer_ratios.items()}
-        prune_channels(self.student, self.student.net, (z, x), ratio, p.importance,
-                       p.global_pruning, p.ignore, keep_outputs=list(self.student.adapters),
-                       round_to=p.round_to, max_layer_ratio=p.max_layer_ratio,
-                       layer_ratios=layer)
-        self.student.net = rebuild(self.student.net).to(dev)
+        return (z, x), stage_ratio(p.ratio, p.stages, k), layer
+
+    def before_step(self, step: int) -> bool:
+        stages = self.cfg.prune.stage_steps()
+        if self.stage >= len(stages):
+            return False
+        p = self.cfg.prune
+        k = self.stage + 1
+        cut = stages[self.stage]
+        if p.decay_steps and cut - p.decay_steps <= step < cut:
+            self._decay(step, cut, k)
+            return False
+        if step < cut:
+            return False
+        inputs, ratio, layer = self._stage_args(k)
+        before = _macs(self.student.net)
+        if self.decay_roots:  # cut the channels shrunk to zero (what the last step regrew too)
+            scale_slices(self.student, self.decay, 0.0)
+            cut_channels(self.student, self.student.net, inputs, self.decay_roots, p.round_to)
+        else:
+            prune_channels(self.student, self.student.net, inputs, ratio, p.importance,
+                           p.global_pruning, p.ignore, keep_outputs=list(self.student.adapters),
+                           round_to=p.round_to, max_layer_ratio=p.max_layer_ratio,
+                           layer_ratios=layer)
+        self.student.net = rebuild(self.student.net).to(inputs[0].device)
         self.stage = k
+        self.decay, self.decay_roots = [], []
         log.info("pruning stage %d/%d at step %d: removed %.1f%% of the channels left, MACs "
                  "%.1fM -> %.1fM", k, p.stages, step, 100 * ratio, before / 1e6,
                  _macs(self.student.net) / 1e6)
         return True
+
+    def _decay(self, step: int, cut: int, k: int) -> None:
+        """Shrink the channels stage ``k`` will cut: linearly from 1 to 0 at ``cut - 1``."""
+        p = self.cfg.prune
+        if not self.decay_roots:
+            inputs, ratio, layer = self._stage_args(k)
+            self.decay_roots, self.decay = select_channels(
+                self.student, self.student.net, inputs, ratio, p.importance, p.global_pruning,
+                p.ignore, keep_outputs=list(self.student.adapters), round_to=p.round_to,
+                max_layer_ratio=p.max_layer_ratio, layer_ratios=layer)
+            log.info("pruning stage %d/%d: shrinking %d parameter slices to zero over steps "
+                     "%d-%d", k, p.stages, len(self.decay), step, cut - 1)
+        # from (cut - step) / D to (cut - step - 1) / D of the original scale
+        scale_slices(self.student, self.decay, 1.0 - 1.0 / (cut - step))
 
     def param_groups(self) -> list[dict[str, Any]]:
         o = self.cfg.optim

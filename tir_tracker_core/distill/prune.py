@@ -157,6 +157,33 @@ def _fix_collisions(net: SiameseNet, dg: Any, step: int = 1) -> int:
     return fixes
 
 
+def _pruner(root: nn.Module, net: SiameseNet, example_inputs: tuple[torch.Tensor, ...],
+            ratio: float, importance_name: str, global_pruning: bool, ignore: Sequence[str],
+            keep_outputs: Sequence[nn.Module], round_to: int, max_layer_ratio: float,
+            layer_ratios: dict[str, float] | None,
+            forward_fn: Callable[[nn.Module, Any], Any] | None) -> Any:
+    import torch_pruning as tp
+
+    ignored = always_kept(net) + list(keep_outputs) + _named(net, ignore)
+    ratio_dict: dict[nn.Module, float] = {}
+    for prefix, r in (layer_ratios or {}).items():
+        mods = [m for m in _named(net, [prefix]) if isinstance(m, (nn.Conv2d, nn.Linear))]
+        if not mods:
+            raise ConfigError(f"prune.layer_ratios: no layer of the network is named {prefix}*; "
+                              "use names like backbone.features.2 or head.cls_tower")
+        for m in mods:
+            ratio_dict[m] = r
+    return tp.pruner.MetaPruner(
+        root, example_inputs, importance=importance(importance_name), pruning_ratio=ratio,
+        global_pruning=global_pruning, ignored_layers=ignored, round_to=round_to or None,
+        max_pruning_ratio=max_layer_ratio, forward_fn=forward_fn,
+        pruning_ratio_dict=ratio_dict or None)
+
+
+def _nothing_to_prune(ratio: float, layer_ratios: dict[str, float] | None) -> bool:
+    return ratio <= 0 and not any(v > 0 for v in (layer_ratios or {}).values())
+
+
 def prune_channels(root: nn.Module, net: SiameseNet, example_inputs: tuple[torch.Tensor, ...],
                    ratio: float, importance_name: str = "magnitude",
                    global_pruning: bool = False, ignore: Sequence[str] = (),
@@ -172,32 +199,110 @@ def prune_channels(root: nn.Module, net: SiameseNet, example_inputs: tuple[torch
     ``ratio``); ``keep_outputs``: modules whose output channels are kept (adapters, whose
     outputs face the teacher).
     """
-    import torch_pruning as tp
-
-    if ratio <= 0 and not any(v > 0 for v in (layer_ratios or {}).values()):
+    if _nothing_to_prune(ratio, layer_ratios):
         return
-    ignored = always_kept(net) + list(keep_outputs) + _named(net, ignore)
-    ratio_dict: dict[nn.Module, float] = {}
-    for prefix, r in (layer_ratios or {}).items():
-        mods = [m for m in _named(net, [prefix]) if isinstance(m, (nn.Conv2d, nn.Linear))]
-        if not mods:
-            raise ConfigError(f"prune.layer_ratios: no layer of the network is named {prefix}*; "
-                              "use names like backbone.features.2 or head.cls_tower")
-        for m in mods:
-            ratio_dict[m] = r
     was_training = root.training
     root.eval()
-    pruner = tp.pruner.MetaPruner(
-        root, example_inputs, importance=importance(importance_name), pruning_ratio=ratio,
-        global_pruning=global_pruning, ignored_layers=ignored, round_to=round_to or None,
-        max_pruning_ratio=max_layer_ratio, forward_fn=forward_fn,
-        pruning_ratio_dict=ratio_dict or None)
+    pruner = _pruner(root, net, example_inputs, ratio, importance_name, global_pruning, ignore,
+                     keep_outputs, round_to, max_layer_ratio, layer_ratios, forward_fn)
     with torch.no_grad():
         pruner.step()
         fixes = _fix_collisions(net, pruner.DG, max(1, round_to))
     if fixes:
         log.info("pruned %d extra channel(s) to keep block layouts unambiguous", fixes)
     root.train(was_training)
+
+
+# A channel slice of one parameter: (parameter name under the pruned root, dim, indices).
+Slice = tuple[str, int, list[int]]
+# The root of one Torch-Pruning group: (module name under the root, pruning function, indices).
+Root = tuple[str, str, list[int]]
+
+_OUT_FNS = ("prune_conv_out_channels", "prune_linear_out_channels",
+            "prune_batchnorm_out_channels", "prune_batchnorm_in_channels",
+            "prune_depthwise_conv_out_channels", "prune_depthwise_conv_in_channels")
+_IN_FNS = ("prune_conv_in_channels", "prune_linear_in_channels")
+
+
+def _fn_name(fn: Any) -> str | None:
+    import torch_pruning as tp
+
+    return next((n for n in _OUT_FNS + _IN_FNS if getattr(tp, n) == fn), None)
+
+
+def select_channels(root: nn.Module, net: SiameseNet, example_inputs: tuple[torch.Tensor, ...],
+                    ratio: float, importance_name: str = "magnitude",
+                    global_pruning: bool = False, ignore: Sequence[str] = (),
+                    keep_outputs: Sequence[nn.Module] = (), round_to: int = 0,
+                    max_layer_ratio: float = 0.9,
+                    layer_ratios: dict[str, float] | None = None
+                    ) -> tuple[list[Root], list[Slice]]:
+    """What :func:`prune_channels` would remove with the same arguments, without removing it:
+    the root of every pruning group (for :func:`cut_channels`) and the slices of every coupled
+    parameter (conv / linear / BatchNorm weights and biases, the consumers' input channels
+    included).
+
+    Scaling the slices to zero (:func:`scale_slices`) silences the channels, after which
+    :func:`cut_channels` removes them without changing the network's function: the basis of
+    gradual (decay-then-cut) pruning.
+    """
+    if _nothing_to_prune(ratio, layer_ratios):
+        return [], []
+    was_training = root.training
+    root.eval()
+    pruner = _pruner(root, net, example_inputs, ratio, importance_name, global_pruning, ignore,
+                     keep_outputs, round_to, max_layer_ratio, layer_ratios, None)
+    names = {m: n for n, m in root.named_modules()}
+    roots: list[Root] = []
+    found: dict[tuple[str, int], set[int]] = {}
+    with torch.no_grad():
+        for group in pruner.step(interactive=True):
+            dep0, idxs0 = group[0]
+            fn0 = _fn_name(dep0.handler)
+            if fn0 is None:
+                raise RuntimeError(f"unexpected pruning root {dep0}")
+            roots.append((names[dep0.target.module], fn0, sorted(int(i) for i in idxs0)))
+            for dep, idxs in group:
+                fn = _fn_name(dep.handler)
+                if fn is None:
+                    continue
+                params = [("weight", 0), ("bias", 0)] if fn in _OUT_FNS else [("weight", 1)]
+                module = dep.target.module
+                for pname, dim in params:
+                    if getattr(module, pname, None) is None:
+                        continue
+                    key = (f"{names[module]}.{pname}", dim)
+                    found.setdefault(key, set()).update(int(i) for i in idxs)
+    root.train(was_training)
+    return roots, [(name, dim, sorted(idx)) for (name, dim), idx in sorted(found.items())]
+
+
+def cut_channels(root: nn.Module, net: SiameseNet, example_inputs: tuple[torch.Tensor, ...],
+                 roots: Sequence[Root], round_to: int = 0) -> None:
+    """Remove exactly the groups :func:`select_channels` chose (in place)."""
+    import torch_pruning as tp
+
+    was_training = root.training
+    root.eval()
+    dg = tp.DependencyGraph().build_dependency(root, example_inputs)
+    modules = dict(root.named_modules())
+    with torch.no_grad():
+        for name, fn, idxs in roots:
+            dg.get_pruning_group(modules[name], getattr(tp, fn), list(idxs)).prune()
+        fixes = _fix_collisions(net, dg, max(1, round_to))
+    if fixes:
+        log.info("pruned %d extra channel(s) to keep block layouts unambiguous", fixes)
+    root.train(was_training)
+
+
+@torch.no_grad()
+def scale_slices(root: nn.Module, slices: Sequence[Slice], factor: float) -> None:
+    """Multiply every slice of :func:`select_channels` by ``factor`` in place."""
+    params = dict(root.named_parameters())
+    for name, dim, idxs in slices:
+        p = params[name]
+        index = torch.as_tensor(idxs, dtype=torch.long, device=p.device)
+        p.index_copy_(dim, index, p.index_select(dim, index) * factor)
 
 
 def prune_model(net: SiameseNet, ratio: float, importance_name: str = "magnitude",

@@ -71,6 +71,54 @@ def test_stop_and_resume_across_pruning_stages(tmp_path, distill_dict, stop):
     _assert_same(full, resumed, 1e-6)
 
 
+def _decay_dict(distill_dict) -> dict:
+    d = distill_dict(12)
+    d["prune"].update(start=4, interval=4, decay_steps=3)  # decay 1-3 cut 4, decay 5-7 cut 8
+    return d
+
+
+def test_gradual_pruning_cuts_only_silenced_channels(tmp_path, distill_dict):
+    """With ``decay_steps`` the chosen channels reach zero before each cut, so the cut leaves
+    the student's outputs unchanged, and a run stopped mid-decay resumes to the same result."""
+    from tir_tracker_core.distill.distill import DistillTask
+
+    cuts = []
+    real = DistillTask.before_step
+
+    def spy(self, step):
+        if step in (4, 8):
+            net = self.student.net.eval()
+            g = torch.Generator().manual_seed(step)
+            z = torch.rand(2, 3, net.cfg.exemplar_size, net.cfg.exemplar_size, generator=g) * 255
+            x = torch.rand(2, 3, net.cfg.instance_size, net.cfg.instance_size, generator=g) * 255
+            scale_slices(self.student, self.decay, 0.0)  # what the last optimizer step regrew
+            with torch.no_grad():
+                before = net(z, x)
+            changed = real(self, step)
+            with torch.no_grad():
+                after = self.student.net.eval()(z, x)
+            cuts.append((changed, before, after, len(self.decay), net is self.student.net))
+            return changed
+        return real(self, step)
+
+    from tir_tracker_core.distill.prune import scale_slices
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(DistillTask, "before_step", spy)
+        full = distill(_cfg(_decay_dict(distill_dict)), tmp_path / "full")
+    assert [c[0] for c in cuts] == [True, True]
+    for _, before, after, left, same in cuts:
+        assert left == 0 and not same  # the decay list is cleared and the net was rebuilt
+        torch.testing.assert_close(after[0], before[0], rtol=1e-4, atol=1e-4)
+        torch.testing.assert_close(after[1], before[1], rtol=1e-4, atol=1e-3)
+    assert load_checkpoint(full).provenance["pruning_stages"] == 2
+    part = tmp_path / "part"
+    distill(_cfg(_decay_dict(distill_dict)), part, stop_after=6)  # inside the second decay
+    resumed = distill(_cfg(_decay_dict(distill_dict)), part)
+    assert load_checkpoint(resumed).model == load_checkpoint(full).model
+    _assert_same(full, resumed, 1e-6)
+
+
 def test_kill_and_resume_through_the_cli(tmp_path, distill_dict):
     """SIGKILL after the first pruned checkpoint; the rerun resumes and matches."""
     import signal

@@ -11,7 +11,9 @@ import torch
 
 from tir_tracker_core.checkpoint import Checkpoint, save_checkpoint
 from tir_tracker_core.models import PRESETS, build_model, count_macs
-from tir_tracker_core.distill.prune import config_from_model, prune_model, stage_ratio
+from tir_tracker_core.distill.prune import (config_from_model, cut_channels, prune_channels,
+                                           prune_model, rebuild, scale_slices, select_channels,
+                                           stage_ratio)
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -65,6 +67,45 @@ def test_pruned_checkpoint_loads_without_torch_pruning(tmp_path, tiny_cfg):
     assert int(out.stdout.split()[-1]) == sum(p.numel() for p in pruned.parameters())
 
 
+@pytest.mark.parametrize("importance,global_pruning", [("lamp", False), ("bn_scale", True)])
+def test_selected_channels_are_the_ones_a_cut_removes(importance, global_pruning):
+    """select_channels names what prune_channels would remove; cut_channels removes exactly
+    that (same architecture and kept weights as prune_channels), and once the slices are zero
+    the cut leaves the network's outputs unchanged."""
+    import copy
+
+    torch.manual_seed(0)
+    net = build_model(PRESETS.get("nanotrack_v2")()).eval()
+    for m in net.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.weight.data.uniform_(0.2, 1.5)
+            m.bias.data.uniform_(-0.5, 0.5)
+            m.running_var.data.uniform_(0.5, 2.0)
+    z, x = _inputs(net.cfg)
+    shapes = (torch.zeros(1, 3, 127, 127), torch.zeros(1, 3, 255, 255))
+    direct = copy.deepcopy(net)
+    prune_channels(direct, direct, shapes, 0.5, importance, global_pruning, round_to=8)
+    direct = rebuild(direct)
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    roots, slices = select_channels(net, net, shapes, 0.5, importance, global_pruning,
+                                    round_to=8)
+    assert all(torch.equal(v, before[k]) for k, v in net.state_dict().items())  # nothing cut
+    assert {n.rsplit(".", 1)[-1] for n, _, _ in slices} == {"weight", "bias"}
+    assert any(d == 1 for _, d, _ in slices)  # consumers' input channels are included
+    scale_slices(net, slices, 0.0)
+    with torch.no_grad():
+        ref = net(z, x)
+    cut_channels(net, net, shapes, roots, round_to=8)
+    cut = rebuild(net).eval()
+    assert cut.cfg == direct.cfg
+    for k, v in cut.state_dict().items():
+        torch.testing.assert_close(v, direct.state_dict()[k])
+    with torch.no_grad():
+        out = cut(z, x)
+    torch.testing.assert_close(out[0], ref[0], rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(out[1], ref[1], rtol=1e-4, atol=1e-3)
+
+
 def test_stage_ratios_compound_to_the_total():
     left = 1.0
     for k in (1, 2, 3):
@@ -79,3 +120,18 @@ def test_shipped_recipe_parses(repo_root):
     assert cfg.teacher.startswith("nanotrack:") and cfg.prune.enabled
     assert all(s.kind in ("synthetic", "paired") for s in cfg.data)
     assert cfg.prune.stage_steps()[-1] < cfg.optim.total_steps
+
+
+@pytest.mark.parametrize("overrides", [
+    ["prune.decay_steps=150"],  # longer than the 100 steps before the first stage
+    ["prune.decay_steps=50", "prune.interval=40"],  # longer than the gap between stages
+    ["prune.decay_steps=-1"]])
+def test_decay_steps_that_do_not_fit_the_schedule_are_rejected(repo_root, overrides):
+    from tir_tracker_core.distill.config import load_distill_config
+    from tir_tracker_core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="decay_steps"):
+        load_distill_config(repo_root / "config" / "distill_nanotrack.yaml", overrides)
+    cfg = load_distill_config(repo_root / "config" / "distill_nanotrack.yaml",
+                              ["prune.decay_steps=100"])
+    assert cfg.prune.decay_steps == 100
