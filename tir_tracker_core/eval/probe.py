@@ -57,7 +57,7 @@ def _llvip_items(folder: Path, min_side: float) -> list[tuple[np.ndarray, np.nda
 
 def _yolo_items(folder: Path, labels: Path,
                 min_side: float) -> list[tuple[np.ndarray, np.ndarray]]:
-    import cv2
+    from ..data.sequences import IMAGE_EXTENSIONS, read_image
 
     items = []
     for txt in sorted(labels.glob("*.txt")):
@@ -65,13 +65,10 @@ def _yolo_items(folder: Path, labels: Path,
         if not rows:
             continue
         img_path = next((p for p in sorted((folder / "images").glob(txt.stem + ".*"))
-                         if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".tif", ".tiff")),
-                        None)
+                         if p.suffix.lower() in IMAGE_EXTENSIONS), None)
         if img_path is None:
             raise DatasetError(f"{txt}: no image {txt.stem}.jpg/.png in {folder / 'images'}")
-        img = cv2.imread(str(img_path), cv2.IMREAD_UNCHANGED)
-        if img is None:
-            raise DatasetError(f"{img_path}: unreadable image")
+        img = read_image(img_path)
         h_img, w_img = img.shape[:2]
         for i, r in enumerate(rows):
             if len(r) != 5:

@@ -124,6 +124,11 @@ def plan_canvases(centers: np.ndarray, scales: np.ndarray, instance: int, stride
     return canvases
 
 
+def box_center(box: Sequence[float]) -> np.ndarray:
+    """Centre ``(cx, cy)`` of an ``(x, y, w, h)`` box, pysot's pixel convention."""
+    return np.array([box[0] + (box[2] - 1) / 2, box[1] + (box[3] - 1) / 2])
+
+
 def peak_to_sidelobe(score: np.ndarray, size: int, exclude: int = 2) -> np.ndarray:
     """Peak-to-sidelobe ratio of each (size*size) score map: (peak - mean of the cells more
     than ``exclude`` cells from the peak) / their std."""
@@ -234,7 +239,7 @@ class Tracker:
             raise TrackerInputError(
                 f"{self.num_targets} targets held, {len(valid)} more asked, max_targets is "
                 f"{self.cfg.max_targets}; remove targets or raise max_targets")
-        centers = np.array([[b[0] + (b[2] - 1) / 2, b[1] + (b[3] - 1) / 2] for b in valid])
+        centers = np.array([box_center(b) for b in valid])
         sizes = np.array([[b[2], b[3]] for b in valid])
         # pysot convention: pad crops with the mean colour of the whole frame
         avg = tuple(float(v) for v in img.reshape(-1, img.shape[2]).mean(0))
@@ -295,7 +300,7 @@ class Tracker:
         h, w = self._frame_sig[0][:2]
         b = validate_box(box, w, h)
         t = self._targets[track_id]
-        t.center = np.array([b[0] + (b[2] - 1) / 2, b[1] + (b[3] - 1) / 2])
+        t.center = box_center(b)
         t.size = np.array([b[2], b[3]])
         t.misses, t.state = 0, TrackState.TRACKED
 

@@ -81,6 +81,7 @@ def test_gradual_pruning_cuts_only_silenced_channels(tmp_path, distill_dict):
     """With ``decay_steps`` the chosen channels reach zero before each cut, so the cut leaves
     the student's outputs unchanged, and a run stopped mid-decay resumes to the same result."""
     from tir_tracker_core.distill.distill import DistillTask
+    from tir_tracker_core.distill.prune import scale_slices
 
     cuts = []
     real = DistillTask.before_step
@@ -100,8 +101,6 @@ def test_gradual_pruning_cuts_only_silenced_channels(tmp_path, distill_dict):
             cuts.append((changed, before, after, len(self.decay), net is self.student.net))
             return changed
         return real(self, step)
-
-    from tir_tracker_core.distill.prune import scale_slices
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(DistillTask, "before_step", spy)
