@@ -270,6 +270,53 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _parse_variant(text: str) -> tuple[str, dict[str, Any]]:
+    import yaml
+
+    name, sep, rest = text.partition(":")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(
+            f"variant {text!r} must be NAME:key=value[,key=value...] (TrackerConfig fields), "
+            "e.g. off:exclusion_iou=1.0")
+    fields: dict[str, Any] = {}
+    for item in filter(None, rest.split(",")):
+        key, eq, value = item.partition("=")
+        if not eq:
+            raise argparse.ArgumentTypeError(f"variant {text!r}: {item!r} is not key=value")
+        fields[key.strip()] = yaml.safe_load(value)
+    return name, fields
+
+
+def _parse_seeds(text: str) -> range:
+    lo, sep, hi = text.partition("-")
+    try:
+        return range(int(lo), int(hi) + 1) if sep else range(int(lo), int(lo) + 1)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"seeds {text!r} must be N or FIRST-LAST") from None
+
+
+def cmd_multitarget(args: argparse.Namespace) -> int:
+    from .api import load_model
+    from .backends import build_backend
+    from .config import replace
+    from .eval.multitarget import evaluate_multitarget, markdown_table
+    from .tracking import Tracker
+
+    net, tcfg, fcfg, _ = load_model(args.model)
+    backend = build_backend(args.backend, net, device=args.device)
+    # every variant gets a fresh Tracker over the same backend (the network holds no state)
+    variants = {"model's config": lambda: Tracker(backend, net.cfg, tcfg, fcfg)}
+    for name, fields in args.variant:
+        cfg = replace(tcfg, fields)
+        variants[name] = lambda cfg=cfg: Tracker(backend, net.cfg, cfg, fcfg)
+    print(f"multitarget: {len(args.seeds)} synthetic sequences of {args.frames} frames, "
+          f"{args.targets} targets each, model {args.model!r} on {backend.name}")
+    results = evaluate_multitarget(variants, args.seeds, targets=args.targets,
+                                   frames=args.frames)
+    print(markdown_table(results))
+    return 0
+
+
 def cmd_probe(args: argparse.Namespace) -> int:
     from .eval.probe import markdown_table, probe_images, save_json, scale_probe
 
@@ -361,6 +408,18 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--max-frames", type=int, default=100, help="timed frames per run")
     sp.add_argument("--warmup", type=int, default=5, help="untimed frames per run")
     sp.set_defaults(func=cmd_bench)
+
+    sp = sub.add_parser("multitarget", help="multi-target rules on synthetic sequences: mean "
+                        "success and collapsed tracks, for tracker-config variants")
+    model_args(sp)
+    sp.add_argument("--seeds", type=_parse_seeds, default=_parse_seeds("200-214"),
+                    help="synthetic sequence seeds, N or FIRST-LAST (default: 200-214)")
+    sp.add_argument("--targets", type=int, default=4, help="targets per sequence (default: 4)")
+    sp.add_argument("--frames", type=int, default=150)
+    sp.add_argument("--variant", type=_parse_variant, action="append", default=[],
+                    help="NAME:key=value[,...]: also run with these TrackerConfig fields "
+                    "(repeatable), e.g. off:exclusion_iou=1.0")
+    sp.set_defaults(func=cmd_multitarget)
 
     sp = sub.add_parser("probe", help="scale-convergence probe on annotated thermal images "
                         "(does the tracker correct a wrong box size?)")

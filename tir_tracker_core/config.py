@@ -121,6 +121,10 @@ class TrackerConfig:
     lost_psr: float = 8.0
     lost_patience: int = 5  # consecutive misses before a target is reported lost
     max_targets: int = 32
+    # Two targets never take the same object: targets are placed in order of their best
+    # (penalised) score and a later one may not move onto a box overlapping one already placed
+    # this frame by this IoU or more (1.0 turns the rule off).
+    exclusion_iou: float = 0.5
     min_size: float = 4.0  # boxes never shrink below this many pixels
     # Targets whose search regions overlap at a similar scale share one backbone pass over
     # the union of their regions (a "canvas") instead of one pass per target.

@@ -82,6 +82,9 @@ CORE_OVERRIDES: dict[str, tuple[Parameter.Type, str, dict[str, Any]]] = {
                                _range(0.0, 1.0)),
     "tracker.lost_patience": (_T.INTEGER, "consecutive misses before a target is lost",
                               _irange(1, 100000)),
+    "tracker.exclusion_iou": (_T.DOUBLE, "a target may not move onto a box another target took "
+                              "in the same frame with this IoU or more (1.0: off)",
+                              _range(0.0, 1.0)),
     "frame.mono16_mode": (_T.STRING, "16-bit to 8-bit normalisation: 'percentile' (per "
                           "frame) or 'fixed' (fixed_min..fixed_max)", {}),
     "frame.percentile_low": (_T.DOUBLE, "lower percentile for mono16_mode percentile",

@@ -124,25 +124,44 @@ def plan_canvases(centers: np.ndarray, scales: np.ndarray, instance: int, stride
     return canvases
 
 
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of every ``(x1, y1, x2, y2)`` box in ``a`` (M, 4) with every one in ``b`` (K, 4)."""
+    w = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])
+    h = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])
+    inter = np.clip(w, 0, None) * np.clip(h, 0, None)
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-12)
+
+
 def box_center(box: Sequence[float]) -> np.ndarray:
     """Centre ``(cx, cy)`` of an ``(x, y, w, h)`` box, pysot's pixel convention."""
     return np.array([box[0] + (box[2] - 1) / 2, box[1] + (box[3] - 1) / 2])
 
 
-def peak_to_sidelobe(score: np.ndarray, size: int, exclude: int = 2) -> np.ndarray:
+def peak_to_sidelobe(score: np.ndarray, size: int, exclude: int = 2,
+                     ignore: np.ndarray | None = None) -> np.ndarray:
     """Peak-to-sidelobe ratio of each (size*size) score map: (peak - mean of the cells more
-    than ``exclude`` cells from the peak) / their std."""
+    than ``exclude`` cells from the peak) / their std.
+
+    ``ignore`` (N, size*size), optional: cells left out of both the peak and the sidelobe
+    (other targets' boxes in a multi-target search region); a map with every cell ignored is
+    taken whole.
+    """
     n = len(score)
-    maps = score.reshape(n, size, size)
-    peak = maps.reshape(n, -1).argmax(1)
+    flat = score.reshape(n, size * size)
+    valid = np.ones_like(flat, dtype=bool) if ignore is None else ~ignore
+    valid[~valid.any(1)] = True
+    peak = np.where(valid, flat, -np.inf).argmax(1)
     pi, pj = np.divmod(peak, size)
     ii, jj = np.mgrid[0:size, 0:size]
     side = (np.abs(ii[None] - pi[:, None, None]) > exclude) | \
         (np.abs(jj[None] - pj[:, None, None]) > exclude)
-    cnt = side.sum((1, 2))
-    mean = (maps * side).sum((1, 2)) / cnt
-    var = (((maps - mean[:, None, None]) ** 2) * side).sum((1, 2)) / cnt
-    return (maps.reshape(n, -1).max(1) - mean) / (np.sqrt(var) + 1e-6)
+    side = side.reshape(n, -1) & valid
+    cnt = np.maximum(side.sum(1), 1)
+    mean = (flat * side).sum(1) / cnt
+    var = (((flat - mean[:, None]) ** 2) * side).sum(1) / cnt
+    return (flat[np.arange(n), peak] - mean) / (np.sqrt(var) + 1e-6)
 
 
 def validate_box(box: Sequence[float], width: int, height: int) -> np.ndarray:
@@ -184,6 +203,7 @@ class Tracker:
         self._window = np.outer(hann, hann).reshape(-1)
         ori = -(s // 2) * model_cfg.stride
         grid = ori + model_cfg.stride * np.arange(s, dtype=np.float64)
+        self._grid = grid  # cell offsets from the search centre along one axis, crop pixels
         gx, gy = np.meshgrid(grid, grid)
         self._points = np.stack([gx.reshape(-1), gy.reshape(-1)], axis=1)  # (S*S, 2)
         self._targets: dict[int, _Target] = {}
@@ -444,27 +464,65 @@ class Tracker:
         window = self._windows(np.stack([t.center for t in targets]) - centers, scale_z)
         pscore = penalty * score * (1 - cfg.window_influence) + window * cfg.window_influence
         best = np.argmax(pscore, axis=1)
+        exclusive = n > 1 and cfg.exclusion_iou < 1.0
+        others = None
+        if exclusive:
+            # score cells inside another target's (previous) box: that target explains them,
+            # so they count neither as this target's peak nor as its clutter in the PSR
+            # per axis: is cell c of target i's map inside target k's box? (i, k, c)
+            g = self._grid[None] / scale_z[:, None]  # (n, S) cell offsets in image pixels
+            prev = np.stack([t.center for t in targets])
+            xm = (np.abs(centers[:, None, 0:1] + g[:, None] - prev[None, :, 0:1])
+                  <= size[None, :, 0:1] / 2)
+            ym = (np.abs(centers[:, None, 1:2] + g[:, None] - prev[None, :, 1:2])
+                  <= size[None, :, 1:2] / 2)
+            xm[np.arange(n), np.arange(n)] = False
+            # cell (y, x) is inside some other box: any_k ym[i, k, y] & xm[i, k, x]
+            others = (np.matmul(ym.transpose(0, 2, 1).astype(np.float32),
+                                xm.astype(np.float32)) > 0).reshape(n, -1)
+        psr = peak_to_sidelobe(score, self.model_cfg.score_size, ignore=others)
         rows = np.arange(n)
         best_score = score[rows, best]
         lr = penalty[rows, best] * best_score * cfg.lr
-        psr = peak_to_sidelobe(score, self.model_cfg.score_size)
-
+        # where each target goes if placed: centre at the peak, size smoothed towards the
+        # peak's box with a score-scaled learning rate, clipped to the image
+        cx = centers[:, 0] + pcx[rows, best] / scale_z
+        cy = centers[:, 1] + pcy[rows, best] / scale_z
+        w = size[:, 0] * (1 - lr) + pw[rows, best] / scale_z * lr
+        h = size[:, 1] * (1 - lr) + ph[rows, best] / scale_z * lr
+        miss = ((best_score < cfg.lost_threshold) | (psr < cfg.lost_psr)).tolist()
+        held = [False] * n  # excluded this frame: not moved
+        if exclusive:
+            # Exclusive assignment: targets are placed in order of their best penalised score;
+            # a target whose peak (at its current size) overlaps a box already placed this
+            # frame by IoU >= exclusion_iou is not moved and counts the frame as a miss.
+            # Without it, a target that loses its object (crossing, occlusion) jumps onto a
+            # neighbour and two tracks report one object (docs/architecture.md).
+            ncx, ncy = np.clip(cx, 0.0, width), np.clip(cy, 0.0, height)
+            nw, nh = np.clip(w, cfg.min_size, width), np.clip(h, cfg.min_size, height)
+            cand = np.stack([cx - size[:, 0] / 2, cy - size[:, 1] / 2,
+                             cx + size[:, 0] / 2, cy + size[:, 1] / 2], 1)
+            placed_box = np.stack([ncx - nw / 2, ncy - nh / 2, ncx + nw / 2, ncy + nh / 2], 1)
+            clash = (box_iou(cand, placed_box) >= cfg.exclusion_iou).tolist()
+            placed = [False] * n
+            for i in np.argsort(-pscore[rows, best], kind="stable").tolist():
+                if any(c and p for c, p in zip(clash[i], placed)):
+                    miss[i] = held[i] = True
+                    best_score[i] = 0.0
+                else:
+                    misses = targets[i].misses + 1 if miss[i] else 0
+                    placed[i] = misses < cfg.lost_patience
         out = []
         for i, t in enumerate(targets):
             t.age += 1
             t.score = float(best_score[i])
-            miss = t.score < cfg.lost_threshold or psr[i] < cfg.lost_psr
-            t.misses = t.misses + 1 if miss else 0
+            t.misses = t.misses + 1 if miss[i] else 0
             t.state = TrackState.LOST if t.misses >= cfg.lost_patience else TrackState.TRACKED
-            if t.state is TrackState.TRACKED:
-                j = best[i]
-                cx = centers[i][0] + pcx[i, j] / scale_z[i]
-                cy = centers[i][1] + pcy[i, j] / scale_z[i]
-                w = t.size[0] * (1 - lr[i]) + pw[i, j] / scale_z[i] * lr[i]
-                h = t.size[1] * (1 - lr[i]) + ph[i, j] / scale_z[i] * lr[i]
-                t.center = np.array([min(max(cx, 0.0), width), min(max(cy, 0.0), height)])
-                t.size = np.array([min(max(w, cfg.min_size), width),
-                                   min(max(h, cfg.min_size), height)])
+            if t.state is TrackState.TRACKED and not held[i]:
+                t.center = np.array([min(max(float(cx[i]), 0.0), width),
+                                     min(max(float(cy[i]), 0.0), height)])
+                t.size = np.array([min(max(float(w[i]), cfg.min_size), width),
+                                   min(max(float(h[i]), cfg.min_size), height)])
             box = (float(t.center[0] - (t.size[0] - 1) / 2), float(t.center[1] - (t.size[1] - 1) / 2),
                    float(t.size[0]), float(t.size[1]))
             out.append(Track(id=t.id, box=box, score=t.score, state=t.state, age=t.age))

@@ -8,6 +8,7 @@ import pytest
 from tir_tracker_core.api import load_tracker
 from tir_tracker_core.errors import InvalidBoxError, InvalidFrameError, TrackerInputError, UnknownTargetError
 from tir_tracker_core.tracking import TrackState
+from tir_tracker_core.tracking.tracker import box_iou, peak_to_sidelobe
 
 H, W = 240, 320
 
@@ -169,3 +170,49 @@ def test_relocate_moves_a_target_and_keeps_its_template(tracker_factory):
     with pytest.raises(InvalidBoxError, match="zero or negative"):
         tr.relocate(a, (10, 10, 0, 5))
     assert tr.update(blob_frame([far], 2))[0].box == pytest.approx(before, abs=3)
+
+
+def _iou(a, b) -> float:
+    return float(box_iou(np.array([[a[0], a[1], a[0] + a[2], a[1] + a[3]]]),
+                         np.array([[b[0], b[1], b[0] + b[2], b[1] + b[3]]]))[0, 0])
+
+
+@pytest.mark.parametrize("exclusion_iou", [0.5, 1.0])
+def test_two_targets_never_take_one_object(exclusion_iou):
+    """A target that vanishes next to a look-alike neighbour must not jump onto it: with the
+    exclusive assignment (default) it is held and reported lost; with it off (1.0) the two
+    tracks report the same object, which is what the rule exists to prevent."""
+    tr = load_tracker("default", tracker={"exclusion_iou": exclusion_iou, "lost_patience": 3})
+
+    def centers(t):
+        return [(170.0, 120.0), (110.0 + 3 * min(t, 10), 120.0)]
+
+    tr.init(blob_frame(centers(0), 0), [box_at(c) for c in centers(0)])
+    shared = 0
+    for t in range(1, 30):  # the second blob moves towards the first, then vanishes (t >= 10)
+        a, b = tr.update(blob_frame(centers(t), t, visible=[True, t < 10]))
+        assert _iou(a.box, box_at(centers(t)[0])) > 0.5  # the first target is never disturbed
+        shared += a.state is TrackState.TRACKED and b.state is TrackState.TRACKED \
+            and _iou(a.box, b.box) >= 0.5
+    if exclusion_iou < 1.0:
+        assert shared == 0
+        assert b.state is TrackState.LOST
+    else:
+        assert shared > 10
+
+
+def test_box_iou_and_psr_ignore():
+    a = np.array([[0.0, 0.0, 10.0, 10.0], [5.0, 5.0, 15.0, 15.0]])
+    b = np.array([[0.0, 0.0, 10.0, 10.0], [20.0, 20.0, 30.0, 30.0]])
+    np.testing.assert_allclose(box_iou(a, b), [[1.0, 0.0], [25 / 175, 0.0]])
+    # a map with a second, stronger peak: ignoring the cells of that peak raises the PSR of
+    # the remaining one, and ignoring every cell falls back to the whole map
+    s = np.full((1, 8, 8), 0.1)
+    s[0, 2, 2], s[0, 6, 6] = 0.8, 0.9
+    ignore = np.zeros((1, 64), bool)
+    ignore[0, 6 * 8 + 6] = True
+    whole = peak_to_sidelobe(s.reshape(1, -1), 8)
+    part = peak_to_sidelobe(s.reshape(1, -1), 8, ignore=ignore)
+    assert part[0] > 2 * whole[0]
+    everything = np.ones((1, 64), bool)
+    np.testing.assert_allclose(peak_to_sidelobe(s.reshape(1, -1), 8, ignore=everything), whole)
