@@ -123,7 +123,8 @@ class TrackerConfig:
     max_targets: int = 32
     # Two targets never take the same object: targets are placed in order of their best
     # (penalised) score and a later one may not move onto a box overlapping one already placed
-    # this frame by this IoU or more (1.0 turns the rule off).
+    # this frame by this IoU or more; half this IoU still counts the frame as a miss (1.0
+    # turns the rules off).
     exclusion_iou: float = 0.5
     min_size: float = 4.0  # boxes never shrink below this many pixels
     # Targets whose search regions overlap at a similar scale share one backbone pass over

@@ -493,25 +493,31 @@ class Tracker:
         miss = ((best_score < cfg.lost_threshold) | (psr < cfg.lost_psr)).tolist()
         held = [False] * n  # excluded this frame: not moved
         if exclusive:
-            # Exclusive assignment: targets are placed in order of their best penalised score;
-            # a target whose peak (at its current size) overlaps a box already placed this
-            # frame by IoU >= exclusion_iou is not moved and counts the frame as a miss.
-            # Without it, a target that loses its object (crossing, occlusion) jumps onto a
-            # neighbour and two tracks report one object (docs/architecture.md).
+            # Exclusive assignment: targets are placed in order of their best penalised score.
+            # A target whose peak (at its current size) overlaps a box already placed this
+            # frame by IoU >= exclusion_iou is not moved and counts the frame as a miss; one
+            # that overlaps by half that is moved but still counts a miss (contested: it may
+            # be shadowing the neighbour). Without this, a target that loses its object
+            # (crossing, occlusion) jumps onto a neighbour and two tracks report one object
+            # (docs/architecture.md).
             ncx, ncy = np.clip(cx, 0.0, width), np.clip(cy, 0.0, height)
             nw, nh = np.clip(w, cfg.min_size, width), np.clip(h, cfg.min_size, height)
             cand = np.stack([cx - size[:, 0] / 2, cy - size[:, 1] / 2,
                              cx + size[:, 0] / 2, cy + size[:, 1] / 2], 1)
             placed_box = np.stack([ncx - nw / 2, ncy - nh / 2, ncx + nw / 2, ncy + nh / 2], 1)
-            clash = (box_iou(cand, placed_box) >= cfg.exclusion_iou).tolist()
+            overlap = box_iou(cand, placed_box)
+            clash = (overlap >= cfg.exclusion_iou).tolist()
+            contested = (overlap >= cfg.exclusion_iou / 2).tolist()
             placed = [False] * n
             for i in np.argsort(-pscore[rows, best], kind="stable").tolist():
                 if any(c and p for c, p in zip(clash[i], placed)):
                     miss[i] = held[i] = True
                     best_score[i] = 0.0
-                else:
-                    misses = targets[i].misses + 1 if miss[i] else 0
-                    placed[i] = misses < cfg.lost_patience
+                    continue
+                if any(c and p for c, p in zip(contested[i], placed)):
+                    miss[i] = True
+                misses = targets[i].misses + 1 if miss[i] else 0
+                placed[i] = misses < cfg.lost_patience
         out = []
         for i, t in enumerate(targets):
             t.age += 1

@@ -7,7 +7,8 @@ import pytest
 
 from tir_tracker_core.api import load_tracker
 from tir_tracker_core.errors import InvalidBoxError, InvalidFrameError, TrackerInputError, UnknownTargetError
-from tir_tracker_core.tracking import TrackState
+from tir_tracker_core.config import ModelConfig, TrackerConfig
+from tir_tracker_core.tracking import Tracker, TrackState
 from tir_tracker_core.tracking.tracker import box_iou, peak_to_sidelobe
 
 H, W = 240, 320
@@ -216,3 +217,47 @@ def test_box_iou_and_psr_ignore():
     assert part[0] > 2 * whole[0]
     everything = np.ones((1, 64), bool)
     np.testing.assert_allclose(peak_to_sidelobe(s.reshape(1, -1), 8, ignore=everything), whole)
+
+
+class _FixedMaps:
+    """Backend stand-in: every target's score map peaks at its search centre (the target
+    stays where it is) and the regressed box keeps its size."""
+
+    name, device = "fixed-maps", "cpu"
+
+    def __init__(self, cfg: ModelConfig, size_crop: float) -> None:
+        self.cfg, self.half = cfg, size_crop / 2
+
+    def template(self, crops):
+        return [None] * len(crops)
+
+    def track(self, feats, crops):
+        s = self.cfg.score_size
+        n = len(feats)
+        cls = np.zeros((n, 2, s, s), np.float32)
+        cls[:, 0] = 3.0  # background logit: score ~0.05 everywhere...
+        cls[:, 0, s // 2, s // 2] = -3.0  # ...but ~1.0 at the centre cell
+        loc = np.full((n, 4, s, s), self.half, np.float32)
+        return cls, loc
+
+
+def test_target_overlapping_a_placed_neighbour_counts_misses():
+    """Contested frames: two targets that overlap by IoU 1/3 (between exclusion_iou / 2 and
+    exclusion_iou) are both kept in place, but the one placed second counts each frame as a
+    miss and is reported lost after lost_patience frames; with the rules off it stays
+    tracked."""
+    cfg = ModelConfig()
+    a, b = (90.0, 90.0, 20.0, 20.0), (100.0, 90.0, 20.0, 20.0)  # IoU 200 / 600
+    scale = cfg.exemplar_size / 40.0  # context: sqrt((20 + 20) * (20 + 20))
+    frame = np.zeros((200, 200), np.uint8)
+    states = {}
+    for rules in (0.5, 1.0):
+        tr = Tracker(_FixedMaps(cfg, 20 * scale), cfg,
+                     TrackerConfig(exclusion_iou=rules, lost_patience=3, lost_psr=0.0))
+        tr.init(frame, [a, b])
+        for _ in range(4):
+            ta, tb = tr.update(frame)
+        assert ta.state is TrackState.TRACKED and np.allclose(ta.box, a, atol=0.6)
+        assert np.allclose(tb.box, b, atol=0.6)  # never moved onto a
+        states[rules] = tb.state
+    assert states == {0.5: TrackState.LOST, 1.0: TrackState.TRACKED}
