@@ -1,5 +1,5 @@
 """Rosbag tools: a benchmark sequence converted to a bag, evaluated offline (rosbags only)
-and replayed in real time through DDS into a running node (same metric within 0.02)."""
+and replayed at half speed through DDS into a running node (same metric within 0.02)."""
 
 from __future__ import annotations
 
@@ -55,16 +55,22 @@ def test_convert_of_a_missing_sequence_fails_with_a_message(tmp_path):
 
 
 def test_live_replay_matches_offline_evaluation(horse_bag, env, procs, tmp_path):
-    offline = subprocess.Popen(
+    """The live pipeline (bag -> DDS -> node -> DDS -> recorder) tracks like the offline one.
+
+    Correctness, not speed: the offline run finishes before the node starts and the bag plays
+    at half speed, so that a busy 2-core machine does not make the node drop frames (a dropped
+    frame changes the trajectory; one run with both at once on a loaded machine dropped 2 and
+    moved success by 0.023). Real-time figures are the replay report's latency and the bench.
+    """
+    offline = subprocess.run(
         [sys.executable, "-m", "tir_tracker_ros.bag", "evaluate", str(horse_bag), "--model",
          MODEL, "--threads", "1", "--results", str(tmp_path / "offline_tracks"), "--report",
          str(tmp_path / "offline.json")], cwd=REPO_ROOT, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True)
+        stderr=subprocess.STDOUT, text=True, timeout=300)
+    assert offline.returncode == 0, offline.stdout[-3000:]
     node = procs.start("node", node_command(f"model:={MODEL}"), env)
-    output = offline.communicate(timeout=300)[0]
-    assert offline.returncode == 0, output[-3000:]
-    _bag_cli("replay", str(horse_bag), "--record", str(tmp_path / "live_tracks"), "--report",
-             str(tmp_path / "live.json"), env=env, timeout=120)
+    _bag_cli("replay", str(horse_bag), "--rate", "0.5", "--record", str(tmp_path / "live_tracks"),
+             "--report", str(tmp_path / "live.json"), env=env, timeout=180)
     off = json.loads((tmp_path / "offline.json").read_text())
     live = json.loads((tmp_path / "live.json").read_text())
     print(f"\nvottir_horse offline success {off['success']:.4f} ({off['fps']:.1f} FPS); live "
