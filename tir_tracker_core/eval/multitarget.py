@@ -67,6 +67,7 @@ def evaluate_multitarget(variants: dict[str, Callable[[], Tracker]], seeds: Iter
             gt = seq.boxes  # (targets, frames, 4)
             tracker = make()
             ids = tracker.init(seq.tir_frame(0), [tuple(b) for b in gt[:, 0]])
+            row = {track_id: k for k, track_id in enumerate(ids)}
             pred = np.repeat(gt[:, :1], len(seq), axis=1).astype(np.float64)
             tracked = np.ones(pred.shape[:2], bool)
             for f in range(1, len(seq)):
@@ -76,7 +77,7 @@ def evaluate_multitarget(variants: dict[str, Callable[[], Tracker]], seeds: Iter
                 seconds += time.perf_counter() - t0
                 n_frames += 1
                 for t in tracks:
-                    k = ids.index(t.id)
+                    k = row[t.id]
                     pred[k, f] = t.box
                     tracked[k, f] = t.state is TrackState.TRACKED
             scores += [evaluate_sequence(pred[k], gt[k]).success for k in range(len(ids))]

@@ -461,7 +461,8 @@ class Tracker:
         s_c = change(sz(pw, ph) / sz(tw, th))
         r_c = change((tw / th) / np.maximum(pw / np.maximum(ph, 1e-6), 1e-6))
         penalty = np.exp(-(r_c * s_c - 1) * cfg.penalty_k)
-        window = self._windows(np.stack([t.center for t in targets]) - centers, scale_z)
+        prev = np.stack([t.center for t in targets])  # (n, 2) centres before this frame
+        window = self._windows(prev - centers, scale_z)
         pscore = penalty * score * (1 - cfg.window_influence) + window * cfg.window_influence
         best = np.argmax(pscore, axis=1)
         exclusive = n > 1 and cfg.exclusion_iou < 1.0
@@ -471,7 +472,6 @@ class Tracker:
             # so they count neither as this target's peak nor as its clutter in the PSR
             # per axis: is cell c of target i's map inside target k's box? (i, k, c)
             g = self._grid[None] / scale_z[:, None]  # (n, S) cell offsets in image pixels
-            prev = np.stack([t.center for t in targets])
             xm = (np.abs(centers[:, None, 0:1] + g[:, None] - prev[None, :, 0:1])
                   <= size[None, :, 0:1] / 2)
             ym = (np.abs(centers[:, None, 1:2] + g[:, None] - prev[None, :, 1:2])
@@ -490,6 +490,9 @@ class Tracker:
         cy = centers[:, 1] + pcy[rows, best] / scale_z
         w = size[:, 0] * (1 - lr) + pw[rows, best] / scale_z * lr
         h = size[:, 1] * (1 - lr) + ph[rows, best] / scale_z * lr
+        frame_wh = np.array([width, height], np.float64)
+        new_center = np.minimum(np.maximum(np.stack([cx, cy], 1), 0.0), frame_wh)
+        new_size = np.minimum(np.maximum(np.stack([w, h], 1), cfg.min_size), frame_wh)
         miss = ((best_score < cfg.lost_threshold) | (psr < cfg.lost_psr)).tolist()
         held = [False] * n  # excluded this frame: not moved
         if exclusive:
@@ -500,11 +503,9 @@ class Tracker:
             # be shadowing the neighbour). Without this, a target that loses its object
             # (crossing, occlusion) jumps onto a neighbour and two tracks report one object
             # (docs/architecture.md).
-            ncx, ncy = np.clip(cx, 0.0, width), np.clip(cy, 0.0, height)
-            nw, nh = np.clip(w, cfg.min_size, width), np.clip(h, cfg.min_size, height)
-            cand = np.stack([cx - size[:, 0] / 2, cy - size[:, 1] / 2,
-                             cx + size[:, 0] / 2, cy + size[:, 1] / 2], 1)
-            placed_box = np.stack([ncx - nw / 2, ncy - nh / 2, ncx + nw / 2, ncy + nh / 2], 1)
+            peak = np.stack([cx, cy], 1)
+            cand = np.concatenate([peak - size / 2, peak + size / 2], 1)
+            placed_box = np.concatenate([new_center - new_size / 2, new_center + new_size / 2], 1)
             overlap = box_iou(cand, placed_box)
             clash = (overlap >= cfg.exclusion_iou).tolist()
             contested = (overlap >= cfg.exclusion_iou / 2).tolist()
@@ -525,10 +526,7 @@ class Tracker:
             t.misses = t.misses + 1 if miss[i] else 0
             t.state = TrackState.LOST if t.misses >= cfg.lost_patience else TrackState.TRACKED
             if t.state is TrackState.TRACKED and not held[i]:
-                t.center = np.array([min(max(float(cx[i]), 0.0), width),
-                                     min(max(float(cy[i]), 0.0), height)])
-                t.size = np.array([min(max(float(w[i]), cfg.min_size), width),
-                                   min(max(float(h[i]), cfg.min_size), height)])
+                t.center, t.size = new_center[i], new_size[i]
             box = (float(t.center[0] - (t.size[0] - 1) / 2), float(t.center[1] - (t.size[1] - 1) / 2),
                    float(t.size[0]), float(t.size[1]))
             out.append(Track(id=t.id, box=box, score=t.score, state=t.state, age=t.age))

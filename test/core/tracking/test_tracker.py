@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from tir_tracker_core.api import load_tracker
-from tir_tracker_core.errors import InvalidBoxError, InvalidFrameError, TrackerInputError, UnknownTargetError
 from tir_tracker_core.config import ModelConfig, TrackerConfig
+from tir_tracker_core.errors import InvalidBoxError, InvalidFrameError, TrackerInputError, UnknownTargetError
+from tir_tracker_core.eval.metrics import iou
 from tir_tracker_core.tracking import Tracker, TrackState
 from tir_tracker_core.tracking.tracker import box_iou, peak_to_sidelobe
 
@@ -174,8 +175,7 @@ def test_relocate_moves_a_target_and_keeps_its_template(tracker_factory):
 
 
 def _iou(a, b) -> float:
-    return float(box_iou(np.array([[a[0], a[1], a[0] + a[2], a[1] + a[3]]]),
-                         np.array([[b[0], b[1], b[0] + b[2], b[1] + b[3]]]))[0, 0])
+    return float(iou(np.asarray(a), np.asarray(b)))
 
 
 @pytest.mark.parametrize("exclusion_iou", [0.5, 1.0])
