@@ -78,7 +78,11 @@ class SamplerConfig:
     fraction of pairs whose search crop comes from another target (every point negative).
     ``aspect``: both crops of a pair are stretched by ``exp(u)`` in x and ``exp(-u)`` in y,
     ``u`` uniform in ``[-aspect, aspect]`` (breaks box-shape priors of narrow data such as the
-    synthetic targets; 0 = off).
+    synthetic targets; 0 = off). ``thermal_agc``: the probability that a pair's thermal crops go
+    through a random camera tone curve (what a thermal camera's automatic gain control does):
+    ``255 * (c * v**g + (1 - c) * level)`` with ``v`` the pixel in 0..1, gamma ``g`` in
+    ``exp([-0.5, 0.5])``, contrast ``c`` in ``[0.3, 1]``, ``level`` in ``[0.2, 0.8]``; the same
+    curve for the template and the search crop. RGB crops are never changed (0 = off).
     """
 
     frame_gap: int = 50
@@ -91,6 +95,7 @@ class SamplerConfig:
     color: float = 0.1
     flip: float = 0.0
     aspect: float = 0.0
+    thermal_agc: float = 0.0
     negative: float = 0.1
     context_amount: float = 0.5
     min_box_size: float = 4.0  # boxes smaller than this (pixels) are never sampled

@@ -412,10 +412,17 @@ class PairSampler:
                         flip, grey, stretch)
         vx = self._view(rng, bx, self.instance, cfg.search_shift, cfg.search_scale, bx,
                         flip, grey, stretch)
+        curve = None
+        if cfg.thermal_agc > 0 and rng.random() < cfg.thermal_agc:
+            curve = (math.exp(rng.uniform(-0.5, 0.5)), rng.uniform(0.3, 1.0),
+                     rng.uniform(0.2, 0.8))
         for m in self.modalities:
             zimg, ximg = get(clip, tz, m), get(sclip, tx, m)
             out[f"z_{m}"] = self._render(zimg, vz, _mean_colour(zimg))
             out[f"x_{m}"] = self._render(ximg, vx, _mean_colour(ximg))
+            if curve is not None and m == "tir":
+                out[f"z_{m}"] = _tone_curve(out[f"z_{m}"], *curve)
+                out[f"x_{m}"] = _tone_curve(out[f"x_{m}"], *curve)
         if negative:
             box, kind = np.full(4, np.nan, np.float32), NEGATIVE
         elif not clip.annotated:
@@ -428,6 +435,12 @@ class PairSampler:
         out["box"] = box.astype(np.float32)
         out["kind"] = np.int64(kind)
         return out
+
+
+def _tone_curve(crop: np.ndarray, gamma: float, contrast: float, level: float) -> np.ndarray:
+    """A thermal camera's gain control: ``255 * (c * v**g + (1 - c) * level)``, v = crop / 255."""
+    v = np.power(crop / 255.0, gamma, dtype=np.float32)
+    return (255.0 * (contrast * v + (1.0 - contrast) * level)).astype(np.float32)
 
 
 def _mean_colour(img: np.ndarray) -> tuple[float, ...]:

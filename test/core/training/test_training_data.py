@@ -42,6 +42,20 @@ def test_template_is_centred_on_the_target_and_modalities_share_geometry(tiny_cf
     assert 0 <= x1 < x2 <= 127 and 0 <= y1 < y2 <= 127
 
 
+def test_thermal_tone_curve_changes_only_the_thermal_crops(tiny_cfg):
+    plain, agc = _sampler(tiny_cfg), _sampler(tiny_cfg, thermal_agc=1.0)
+    a, b = plain.sample(2, 0), agc.sample(2, 0)
+    for k in ("z_rgb", "x_rgb", "box", "kind"):  # same geometry, RGB untouched
+        np.testing.assert_array_equal(a[k], b[k])
+    for k in ("z_tir", "x_tir"):
+        assert b[k].shape == a[k].shape and b[k].dtype == np.float32
+        assert not np.allclose(a[k], b[k]) and 0.0 <= b[k].min() <= b[k].max() <= 255.0
+    # one monotonic curve for template and search: pixel order is kept in both crops
+    for k in ("z_tir", "x_tir"):
+        order = np.argsort(a[k].ravel(), kind="stable")
+        assert np.all(np.diff(b[k].ravel()[order]) >= -1e-3)
+
+
 def test_crop_maps_box_centre_to_crop_centre():
     img = np.zeros((100, 120, 3), np.uint8)
     img[40:60, 50:70] = 255  # a 20x20 box at x=50, y=40
