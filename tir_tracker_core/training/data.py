@@ -29,6 +29,7 @@ import numpy as np
 from ..config import FrameConfig, ModelConfig, from_dict
 from ..errors import ConfigError
 from ..tracking.frames import to_bgr8
+from ..tracking.tracker import box_center
 from .config import DataSource, SamplerConfig
 
 log = logging.getLogger(__name__)
@@ -193,10 +194,6 @@ def box_in_crop(box: np.ndarray, cx: float, cy: float, side: float, out: int,
     ccx, ccy = sx * (bcx - cx) + c0, sy * (bcy - cy) + c0
     w, h = sx * box[2], sy * box[3]
     return np.array([ccx - w / 2, ccy - h / 2, ccx + w / 2, ccy + h / 2], np.float32)
-
-
-def box_center(box: np.ndarray) -> tuple[float, float]:
-    return float(box[0] + (box[2] - 1) / 2), float(box[1] + (box[3] - 1) / 2)
 
 
 @dataclass(frozen=True)
