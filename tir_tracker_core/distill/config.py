@@ -79,6 +79,7 @@ class PruneConfig:
     round_to: int = 0
     layer_ratios: dict[str, float] = field(default_factory=dict)
     decay_steps: int = 0
+    bn_recalib: int = 0
 
     @property
     def enabled(self) -> bool:
@@ -142,6 +143,8 @@ def validate(cfg: DistillConfig) -> None:
                               f"({cfg.optim.total_steps} steps)")
         if p.decay_steps < 0:
             raise ConfigError("DistillConfig.prune.decay_steps must be >= 0")
+        if p.bn_recalib < 0:
+            raise ConfigError("DistillConfig.prune.bn_recalib must be >= 0 (batches; 0 = off)")
         if p.decay_steps > p.start or (p.stages > 1 and p.decay_steps > p.interval):
             raise ConfigError(f"DistillConfig.prune.decay_steps ({p.decay_steps}) must fit "
                               f"before the first stage (start {p.start}) and between stages "

@@ -23,7 +23,7 @@ from ..checkpoint import Checkpoint, save_checkpoint
 from ..config import ModelConfig, from_dict, to_dict
 from ..errors import ConfigError
 from ..models import SiameseNet, build_model, count_macs, count_params
-from ..training.data import ClipSet, PairSampler, StepBatches
+from ..training.data import ClipSet, PairSampler, StepBatches, collate
 from ..training.distributed import barrier, init_distributed, shutdown
 from ..training.loop import LoopSettings, Task, make_groups, run_loop
 from ..training.train import freeze_batchnorm, init_model, prepare_run, provenance
@@ -121,6 +121,11 @@ class DistillTask(Task):
         log.info("pruning stage %d/%d at step %d: removed %.1f%% of the channels left, MACs "
                  "%.1fM -> %.1fM", k, p.stages, step, 100 * ratio, before / 1e6,
                  _macs(self.student.net) / 1e6)
+        if p.bn_recalib:
+            recalibrate_bn(self.student.net, self.batches.sampler, self.cfg.optim.batch_size,
+                           p.bn_recalib, stream=_RECALIB_STREAM + k)
+            log.info("pruning stage %d/%d: BatchNorm statistics re-estimated on %d batches of "
+                     "thermal crops", k, p.stages, p.bn_recalib)
         return True
 
     def _decay(self, step: int, cut: int, k: int) -> None:
@@ -151,6 +156,39 @@ class DistillTask(Task):
         self.student.train()
         if self.cfg.freeze_bn:
             freeze_batchnorm(self.student)
+
+
+# sampler step numbers for the BatchNorm batches: far beyond any training step, one stream per
+# stage, so they never repeat a training batch and every process draws the same ones
+_RECALIB_STREAM = 1 << 40
+
+
+@torch.no_grad()
+def recalibrate_bn(net: SiameseNet, sampler: PairSampler, batch_size: int, batches: int,
+                   stream: int) -> None:
+    """Re-estimate every BatchNorm's running mean and variance of ``net`` as the plain
+    average over ``batches`` batches of the sampler's thermal template and search crops.
+
+    Every process draws the whole global batch, so the statistics agree across processes.
+    """
+    bns = [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not bns:
+        return
+    saved = [(m.training, m.momentum) for m in bns]
+    was_training = net.training
+    net.eval()
+    dev = next(net.parameters()).device
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average
+        m.train()
+    for b in range(batches):
+        batch = collate([sampler.sample(stream * batches + b, i) for i in range(batch_size)])
+        net(batch["z_tir"].to(dev), batch["x_tir"].to(dev))
+    for m, (training, momentum) in zip(bns, saved):
+        m.momentum = momentum
+        m.train(training)
+    net.train(was_training)
 
 
 def student_name(cfg: DistillConfig, teacher: SiameseNet) -> str:

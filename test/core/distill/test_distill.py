@@ -222,3 +222,50 @@ def test_actor_losses_vanish_where_the_student_sees_what_the_teacher_sees(tiny_c
     _, stats = actor(same)
     assert stats["Loss/feat"] < 1e-6 and stats["Loss/resp_cls"] < 1e-5
     assert stats["Stats/agree_peak"] == 1.0
+
+
+def test_bn_recalibration_averages_the_thermal_batch_statistics(tiny_cfg):
+    """``recalibrate_bn`` replaces stale running statistics by the plain average of the
+    per-forward batch statistics of the sampler's thermal crops, touches no parameter, and
+    restores every module's mode and momentum."""
+    from tir_tracker_core.distill.distill import recalibrate_bn
+    from tir_tracker_core.training.data import collate
+
+    torch.manual_seed(0)
+    net = build_model(tiny_cfg).eval()
+    clips = ClipSet([DataSource(kind="synthetic", count=2, seed=7, frames=20, width=160,
+                                height=128, targets=1)])
+    sampler = PairSampler(clips, SamplerConfig(search_shift=24), tiny_cfg, ("tir", "rgb"),
+                          seed=0, allow_unlabelled=True)
+    stem_conv, stem_bn = net.backbone.features[0][0], net.backbone.features[0][1]
+    with torch.no_grad():
+        stem_bn.running_mean.fill_(5.0)
+        stem_bn.running_var.fill_(9.0)
+    params = {k: v.clone() for k, v in net.named_parameters()}
+    recalibrate_bn(net, sampler, batch_size=3, batches=2, stream=11)
+
+    means, vars_ = [], []
+    with torch.no_grad():
+        for b in range(2):
+            batch = collate([sampler.sample(11 * 2 + b, i) for i in range(3)])
+            for crops in (batch["z_tir"], batch["x_tir"]):  # the template, then the search pass
+                y = stem_conv(crops)
+                means.append(y.mean((0, 2, 3)))
+                vars_.append(y.var((0, 2, 3), unbiased=True))
+    torch.testing.assert_close(stem_bn.running_mean, torch.stack(means).mean(0))
+    torch.testing.assert_close(stem_bn.running_var, torch.stack(vars_).mean(0))
+    assert not net.training and not stem_bn.training and stem_bn.momentum == 0.1
+    for k, v in net.named_parameters():
+        assert torch.equal(v, params[k]), k
+
+
+def test_bn_recalibrated_run_differs_and_resumes_across_stages(tmp_path, distill_dict):
+    plain = distill(_cfg(distill_dict(8)), tmp_path / "plain")
+    d = distill_dict(8)
+    d["prune"]["bn_recalib"] = 2
+    full = distill(_cfg(d), tmp_path / "full")
+    wp, wf = load_file(str(plain)), load_file(str(full))
+    assert any(not torch.equal(wp[k], wf[k]) for k in wf if k.endswith("running_mean"))
+    part = tmp_path / "part"
+    distill(_cfg(d), part, stop_after=6)  # after both cuts (steps 0 and 4)
+    _assert_same(full, distill(_cfg(d), part), 1e-6)
