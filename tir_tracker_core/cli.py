@@ -254,17 +254,33 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     from .data.sequences import load_sequences
+    from .errors import ConfigError
     from .eval.bench import bench
 
     seqs = load_sequences(Path(args.data))
     seq = seqs[0]
     if len(seqs) > 1:
         log.info("bench uses the first sequence, %s", seq.name)
-    counts = tuple(int(v) for v in args.targets.split(","))
+    try:
+        counts = tuple(int(v) for v in args.targets.split(","))
+    except ValueError:
+        counts = ()
+    if not counts or min(counts) < 1:
+        raise ConfigError(f"--targets {args.targets!r} must be comma-separated positive whole "
+                          "numbers, e.g. 1,4,16")
+    if args.rounds < 1:
+        raise ConfigError(f"--rounds {args.rounds} must be at least 1")
     resolved = _resolve_all(args.tracker, args)
+    reference = args.reference  # a tracker's name or SPEC; a new SPEC is benchmarked too
+    if reference is not None and reference not in {r.name for r in resolved}:
+        if reference in args.tracker:
+            reference = resolved[args.tracker.index(reference)].name
+        else:
+            resolved += _resolve_all([reference], args)
+            reference = resolved[-1].name
     result = bench({r.name: r.multi for r in resolved}, seq, target_counts=counts,
-                   out_dir=Path(args.out), reference=args.reference,
-                   max_frames=args.max_frames, warmup=args.warmup)
+                   out_dir=Path(args.out), reference=reference,
+                   max_frames=args.max_frames, warmup=args.warmup, rounds=args.rounds)
     print(result.markdown_table())
     print(f"results: {Path(args.out) / 'bench.json'}")
     return 0
@@ -404,9 +420,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("data", help="a sequence folder (the first sequence is used)")
     _add_tracker_args(sp, tracker_help, "out/bench")
     sp.add_argument("--targets", default="1,4,16", help="comma-separated target counts")
-    sp.add_argument("--reference", default=None, help="tracker name that ratios refer to")
+    sp.add_argument("--reference", default=None,
+                    help="tracker (name or SPEC) the ratios refer to; benchmarked even if not a --tracker")
     sp.add_argument("--max-frames", type=int, default=100, help="timed frames per run")
     sp.add_argument("--warmup", type=int, default=5, help="untimed frames per run")
+    sp.add_argument("--rounds", type=int, default=1,
+                    help="repeat every run this many times, interleaved; frames are pooled")
     sp.set_defaults(func=cmd_bench)
 
     sp = sub.add_parser("multitarget", help="multi-target rules on synthetic sequences: mean "

@@ -46,6 +46,24 @@ def test_bench_two_target_counts(seq_dir, nanotrack_spec, tmp_path, capsys):
     assert res  # structure is checked by the bench tests; here: the CLI wrote it
 
 
+def test_bench_reference_by_spec_is_benchmarked_too(seq_dir, nanotrack_spec, tmp_path, capsys):
+    out = tmp_path / "bench"
+    assert main(["bench", str(seq_dir), "--tracker", "opencv:kcf", "--reference", nanotrack_spec,
+                 "--targets", "1", "--max-frames", "3", "--warmup", "0", "--out",
+                 str(out)]) == 0
+    table = capsys.readouterr().out
+    assert "| nanotrackv2@torch | 1 |" in table and "| opencv:kcf | 1 |" in table
+    res = json.loads((out / "bench.json").read_text())
+    assert res["reference"] == "nanotrackv2@torch"
+
+
+@pytest.mark.parametrize("targets", ["1,x", "0,4", ""])
+def test_bench_bad_target_counts_are_a_clear_error(seq_dir, targets, tmp_path, capsys):
+    assert main(["bench", str(seq_dir), "--tracker", "opencv:kcf", "--targets", targets,
+                 "--out", str(tmp_path / "b")]) == 2
+    assert "--targets" in capsys.readouterr().err
+
+
 def test_probe_prints_table_and_writes_json(shared_data, nanotrack_spec, tmp_path, capsys):
     out = tmp_path / "probe"
     assert main(["probe", str(shared_data / "paired_rgbt/llvip/ir_only_annotated"),

@@ -175,6 +175,7 @@ class BenchReport:
     reference: str | None
     results: tuple[BenchResult, ...]
     hardware: Mapping[str, Any]
+    rounds: int = 1
 
     def result(self, tracker: str, num_targets: int) -> BenchResult:
         """The result of ``tracker`` with ``num_targets`` targets."""
@@ -190,6 +191,7 @@ class BenchReport:
             "frame_shape": list(self.frame_shape),
             "warmup": self.warmup,
             "reference": self.reference,
+            "rounds": self.rounds,
             "hardware": dict(self.hardware),
             "results": [asdict(r) for r in self.results],
         }
@@ -262,43 +264,58 @@ def _peak_rss_mb() -> float:
     return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
 
 
+@dataclass
+class _Run:
+    """Raw timings of one tracker with one number of targets, over the rounds so far."""
+
+    latencies: list[float]
+    init_ms: list[float]
+    rss_increase_mb: float | None = None
+
+
 def _bench_one(
-    name: str,
     factory: MultiTrackerFactory,
     frames: list[np.ndarray],
     boxes: np.ndarray,
     warmup: int,
-) -> BenchResult:
+    run: _Run,
+) -> None:
+    """Time a fresh tracker on ``frames``; appends its timings to ``run``."""
     rss_before = _current_rss_mb()
     tracker = factory()
     start = time.perf_counter_ns()
     tracker.init(frames[0], [tuple(b) for b in boxes])
-    init_ms = (time.perf_counter_ns() - start) / 1e6
-    latencies = []
+    run.init_ms.append((time.perf_counter_ns() - start) / 1e6)
     rss_max = rss_before
     for index, frame in enumerate(frames[1:]):
         start = time.perf_counter_ns()
         tracker.update(frame)
         elapsed = (time.perf_counter_ns() - start) / 1e6
         if index >= warmup:
-            latencies.append(elapsed)
+            run.latencies.append(elapsed)
         rss = _current_rss_mb()
         if rss is not None and rss_max is not None:
             rss_max = max(rss_max, rss)
-    lat = np.asarray(latencies)
+    if rss_before is not None and rss_max is not None:
+        grown = rss_max - rss_before
+        run.rss_increase_mb = max(grown, run.rss_increase_mb or grown)
+
+
+def _result(name: str, num_targets: int, run: _Run) -> BenchResult:
+    lat = np.asarray(run.latencies)
     mean = float(lat.mean())
     return BenchResult(
         tracker=name,
-        num_targets=len(boxes),
+        num_targets=num_targets,
         num_frames=len(lat),
         latency_ms_p50=float(np.percentile(lat, 50)),
         latency_ms_p99=float(np.percentile(lat, 99)),
         latency_ms_mean=mean,
         fps=1000.0 / mean if mean > 0 else math.inf,
-        init_ms=init_ms,
+        init_ms=float(np.median(run.init_ms)),
         fps_ratio_to_reference=None,
         peak_rss_mb=_peak_rss_mb(),
-        rss_increase_mb=None if rss_before is None or rss_max is None else rss_max - rss_before,
+        rss_increase_mb=run.rss_increase_mb,
     )
 
 
@@ -312,6 +329,7 @@ def bench(
     reference: str | None = None,
     out_dir: Path | None = None,
     progress: bool = False,
+    rounds: int = 1,
 ) -> BenchReport:
     """Measure per-frame latency of each tracker for each number of targets.
 
@@ -325,6 +343,10 @@ def bench(
         reference: tracker whose FPS the others are divided by (same number of targets).
         out_dir: when given, ``bench.json`` and ``bench_latency.png`` are written there.
         progress: show a tqdm progress bar over the runs.
+        rounds: how many times every (tracker, targets) run is repeated, in interleaved
+            order (all runs once, then all again...); each result pools its frames over the
+            rounds, so a slow spell of a shared machine falls on every run alike instead of
+            on one. ``init_ms`` is the median over the rounds.
     """
     if not trackers:
         raise ValueError("bench() needs at least one tracker")
@@ -337,6 +359,8 @@ def bench(
         raise ValueError(f"target_counts must be positive integers, got {tuple(target_counts)}")
     if warmup < 0:
         raise ValueError(f"warmup must be >= 0, got {warmup}")
+    if rounds < 1:
+        raise ValueError(f"rounds must be >= 1, got {rounds}")
     num = min(len(sequence), max_frames)
     if num - 1 - warmup < 1:
         raise ValueError(
@@ -350,17 +374,18 @@ def bench(
         frames.append(frame)
     height, width = frames[0].shape[:2]
     runs = [(name, n) for name in trackers for n in counts]
-    iterator: Any = runs
+    timings = {run: _Run([], []) for run in runs}
+    iterator: Any = [run for _ in range(rounds) for run in runs]
     if progress:
         from tqdm import tqdm
 
-        iterator = tqdm(runs, desc="bench", unit="run")
-    results = []
+        iterator = tqdm(iterator, desc="bench", unit="run")
     for name, n in iterator:
         boxes = replicate_boxes(sequence.gt[0], n, width, height)
-        result = _bench_one(name, trackers[name], frames, boxes, warmup)
-        logger.debug("bench %s x%d: %.2f ms/frame", name, n, result.latency_ms_mean)
-        results.append(result)
+        _bench_one(trackers[name], frames, boxes, warmup, timings[(name, n)])
+        logger.debug("bench %s x%d: %.2f ms/frame so far", name, n,
+                     float(np.mean(timings[(name, n)].latencies)))
+    results = [_result(name, n, timings[(name, n)]) for name, n in runs]
     if reference is not None:
         ref_fps = {r.num_targets: r.fps for r in results if r.tracker == reference}
         results = [
@@ -374,6 +399,7 @@ def bench(
         reference=reference,
         results=tuple(results),
         hardware=hardware_info(),
+        rounds=rounds,
     )
     if out_dir is not None:
         out = Path(out_dir)

@@ -253,3 +253,22 @@ def test_multi_from_single_and_bench(horse40: Sequence, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="reference 'csrt'"):
         bench({"kcf": lambda: MultiFromSingle(build_peer("opencv:kcf"))}, horse40,
               reference="csrt")
+
+
+def test_bench_rounds_interleave_and_pool_frames(horse40: Sequence) -> None:
+    """With ``rounds`` every run is repeated after all the others, and its frames pooled."""
+    order: list[str] = []
+
+    def factory(name: str):
+        def make():
+            order.append(name)
+            return MultiFromSingle(build_peer("opencv:kcf"))
+        return make
+
+    report = bench({"a": factory("a"), "b": factory("b")}, horse40, target_counts=(1, 2),
+                   warmup=1, max_frames=6, rounds=3)
+    assert order == ["a", "a", "b", "b"] * 3
+    assert report.rounds == 3 and report.to_dict()["rounds"] == 3
+    assert {r.num_frames for r in report.results} == {3 * (6 - 1 - 1)}
+    with pytest.raises(ValueError, match="rounds"):
+        bench({"a": factory("a")}, horse40, rounds=0)
