@@ -421,7 +421,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_tracker_args(sp, tracker_help, "out/bench")
     sp.add_argument("--targets", default="1,4,16", help="comma-separated target counts")
     sp.add_argument("--reference", default=None,
-                    help="tracker (name or SPEC) the ratios refer to; benchmarked even if not a --tracker")
+                    help="tracker (name or SPEC) the ratios refer to; benchmarked even if it "
+                         "is not a --tracker")
     sp.add_argument("--max-frames", type=int, default=100, help="timed frames per run")
     sp.add_argument("--warmup", type=int, default=5, help="untimed frames per run")
     sp.add_argument("--rounds", type=int, default=1,
