@@ -271,6 +271,7 @@ class _Run:
     latencies: list[float]
     init_ms: list[float]
     rss_increase_mb: float | None = None
+    peak_rss_mb: float = 0.0  # the process's peak after this run's latest round
 
 
 def _bench_one(
@@ -298,7 +299,9 @@ def _bench_one(
             rss_max = max(rss_max, rss)
     if rss_before is not None and rss_max is not None:
         grown = rss_max - rss_before
-        run.rss_increase_mb = max(grown, run.rss_increase_mb or grown)
+        run.rss_increase_mb = grown if run.rss_increase_mb is None else max(grown,
+                                                                            run.rss_increase_mb)
+    run.peak_rss_mb = _peak_rss_mb()
 
 
 def _result(name: str, num_targets: int, run: _Run) -> BenchResult:
@@ -314,7 +317,7 @@ def _result(name: str, num_targets: int, run: _Run) -> BenchResult:
         fps=1000.0 / mean if mean > 0 else math.inf,
         init_ms=float(np.median(run.init_ms)),
         fps_ratio_to_reference=None,
-        peak_rss_mb=_peak_rss_mb(),
+        peak_rss_mb=run.peak_rss_mb,
         rss_increase_mb=run.rss_increase_mb,
     )
 
