@@ -83,6 +83,9 @@ class SamplerConfig:
     ``255 * (c * v**g + (1 - c) * level)`` with ``v`` the pixel in 0..1, gamma ``g`` in
     ``exp([-0.5, 0.5])``, contrast ``c`` in ``[0.3, 1]``, ``level`` in ``[0.2, 0.8]``; the same
     curve for the template and the search crop. RGB crops are never changed (0 = off).
+    ``visible_as_thermal`` (distillation only): the probability that a pair's thermal crops
+    are replaced by its visible ones, so that on those pairs the student sees what the
+    teacher sees (plain compression distillation, no modality gap; 0 = off).
     """
 
     frame_gap: int = 50
@@ -96,6 +99,7 @@ class SamplerConfig:
     flip: float = 0.0
     aspect: float = 0.0
     thermal_agc: float = 0.0
+    visible_as_thermal: float = 0.0
     negative: float = 0.1
     context_amount: float = 0.5
     min_box_size: float = 4.0  # boxes smaller than this (pixels) are never sampled

@@ -261,6 +261,9 @@ class PairSampler:
         self.cfg = cfg
         self.exemplar = model.exemplar_size
         self.instance = model.instance_size
+        if cfg.visible_as_thermal > 0 and not {"tir", "rgb"} <= set(modalities):
+            raise ConfigError("sampler.visible_as_thermal needs paired thermal and visible "
+                              "crops (distillation); set it to 0 for training")
         self.modalities = modalities
         self.seed = seed
         self.allow_unlabelled = allow_unlabelled
@@ -413,11 +416,15 @@ class PairSampler:
         if cfg.thermal_agc > 0 and rng.random() < cfg.thermal_agc:
             curve = (math.exp(rng.uniform(-0.5, 0.5)), rng.uniform(0.3, 1.0),
                      rng.uniform(0.2, 0.8))
+        # its own stream, so that the other draws (and old runs' samples) stay as they were
+        visible = (cfg.visible_as_thermal > 0 and np.random.default_rng(
+            [self.seed, step, index, 1]).random() < cfg.visible_as_thermal)
         for m in self.modalities:
-            zimg, ximg = get(clip, tz, m), get(sclip, tx, m)
+            src = "rgb" if visible and m == "tir" else m
+            zimg, ximg = get(clip, tz, src), get(sclip, tx, src)
             out[f"z_{m}"] = self._render(zimg, vz, _mean_colour(zimg))
             out[f"x_{m}"] = self._render(ximg, vx, _mean_colour(ximg))
-            if curve is not None and m == "tir":
+            if curve is not None and src == "tir":
                 out[f"z_{m}"] = _tone_curve(out[f"z_{m}"], *curve)
                 out[f"x_{m}"] = _tone_curve(out[f"x_{m}"], *curve)
         if negative:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from tir_tracker_core.config import ModelConfig
+from tir_tracker_core.errors import ConfigError
 from tir_tracker_core.training.config import DataSource, LossConfig, SamplerConfig
 from tir_tracker_core.training.data import (NEGATIVE, POSITIVE, ClipSet, PairSampler,
                                             StepBatches, box_in_crop, crop)
@@ -54,6 +56,25 @@ def test_thermal_tone_curve_changes_only_the_thermal_crops(tiny_cfg):
     for k in ("z_tir", "x_tir"):
         order = np.argsort(a[k].ravel(), kind="stable")
         assert np.all(np.diff(b[k].ravel()[order]) >= -1e-3)
+
+
+def test_visible_as_thermal_swaps_only_the_chosen_pairs(tiny_cfg):
+    plain, half = _sampler(tiny_cfg), _sampler(tiny_cfg, visible_as_thermal=0.5)
+    swapped = 0
+    for i in range(16):
+        a, b = plain.sample(4, i), half.sample(4, i)
+        for k in ("z_rgb", "x_rgb", "box", "kind"):  # the other draws are unchanged
+            np.testing.assert_array_equal(a[k], b[k])
+        if np.array_equal(b["x_tir"], b["x_rgb"]):
+            np.testing.assert_array_equal(b["z_tir"], b["z_rgb"])
+            assert not np.array_equal(a["x_tir"], a["x_rgb"])
+            swapped += 1
+        else:
+            for k in ("z_tir", "x_tir"):
+                np.testing.assert_array_equal(a[k], b[k])
+    assert 3 <= swapped <= 13
+    with pytest.raises(ConfigError, match="visible_as_thermal"):
+        PairSampler(ClipSet([SRC]), SamplerConfig(visible_as_thermal=0.5), tiny_cfg, ("tir",))
 
 
 def test_crop_maps_box_centre_to_crop_centre():
