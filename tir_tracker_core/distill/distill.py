@@ -185,10 +185,10 @@ def recalibrate_bn(net: SiameseNet, sampler: PairSampler, batch_size: int, batch
     for b in range(batches):
         batch = collate([sampler.sample(stream * batches + b, i) for i in range(batch_size)])
         net(batch["z_tir"].to(dev), batch["x_tir"].to(dev))
+    net.train(was_training)  # first: it sets every submodule, the BatchNorms included
     for m, (training, momentum) in zip(bns, saved):
         m.momentum = momentum
         m.train(training)
-    net.train(was_training)
 
 
 def student_name(cfg: DistillConfig, teacher: SiameseNet) -> str:
