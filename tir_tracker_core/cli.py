@@ -125,7 +125,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def tracker_view(frame: np.ndarray) -> np.ndarray:
     """8-bit view of a thermal frame for visualisation."""
     from .config import FrameConfig
-    from .tracking.frames import to_gray8
+    from .frames import to_gray8
 
     return to_gray8(frame, FrameConfig()) if frame.ndim == 2 else frame
 

@@ -97,7 +97,7 @@ def calibration_crops(frames: Sequence[np.ndarray], boxes: Sequence[Sequence[flo
     ``(x, y, w, h)`` per frame), as the tracker cuts them; search crops are shifted by up to
     ``jitter`` of the context size so the calibration sees off-centre targets too."""
     from ..config import FrameConfig, TrackerConfig
-    from ..tracking.frames import to_bgr8
+    from ..frames import to_bgr8
     from ..tracking.tracker import crop_batch
 
     if len(frames) != len(boxes) or not frames:

@@ -7,7 +7,7 @@ Peer names:
   in ``DIR`` (``*backbone*.onnx`` and ``*head*.onnx``).
 
 OpenCV trackers take 8-bit 3-channel images, so each frame is converted first with the
-project's ``tracking.frames.to_bgr8`` (:data:`PEER_FRAME_CONFIG`): mono8 is replicated to three
+project's ``frames.to_bgr8`` (:data:`PEER_FRAME_CONFIG`): mono8 is replicated to three
 channels and 16-bit / float frames get a robust 0.5-99.5 percentile stretch. The conversion is
 part of the tracker's measured time, as it would be on a robot.
 """
@@ -30,7 +30,7 @@ from ..errors import (
     InvalidFrameError,
     ModelLoadError,
 )
-from ..tracking.frames import to_bgr8
+from ..frames import to_bgr8
 
 logger = logging.getLogger(__name__)
 

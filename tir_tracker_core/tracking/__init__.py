@@ -1,6 +1,6 @@
 """Tracking runtime."""
 
-from .frames import to_bgr8
+from ..frames import to_bgr8
 from .tracker import Timing, Tracker, validate_box
 from .types import Box, Track, TrackState
 

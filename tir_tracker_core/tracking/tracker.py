@@ -22,7 +22,7 @@ import numpy as np
 from ..backends.base import Backend
 from ..config import FrameConfig, ModelConfig, TrackerConfig
 from ..errors import InvalidBoxError, InvalidFrameError, TrackerInputError, UnknownTargetError
-from .frames import to_bgr8
+from ..frames import to_bgr8
 from .types import Box, Track, TrackState
 
 log = logging.getLogger(__name__)

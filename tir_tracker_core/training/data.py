@@ -28,7 +28,7 @@ import numpy as np
 
 from ..config import FrameConfig, ModelConfig, from_dict
 from ..errors import ConfigError
-from ..tracking.frames import to_bgr8
+from ..frames import to_bgr8
 from ..tracking.tracker import box_center
 from .config import DataSource, SamplerConfig
 

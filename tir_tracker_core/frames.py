@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..config import FrameConfig
-from ..errors import InvalidFrameError
+from .config import FrameConfig
+from .errors import InvalidFrameError
 
 SUPPORTED = "HxW uint8 (mono8), HxW uint16 (mono16), HxW float32/64, HxWx1, HxWx3 uint8"
 

@@ -5,7 +5,7 @@ import pytest
 
 from tir_tracker_core.config import FrameConfig
 from tir_tracker_core.errors import InvalidFrameError
-from tir_tracker_core.tracking.frames import to_bgr8
+from tir_tracker_core.frames import to_bgr8
 
 
 def test_mono8_replicated_to_three_channels():

@@ -1,0 +1,164 @@
+"""Box and crop geometry: the one home of every box convention and crop rule.
+
+Conventions, used by the runtime, training, calibration and evaluation alike:
+
+- A box is ``(x, y, w, h)`` in pixels, ``(x, y)`` the top-left corner.
+- Its centre is ``(x + (w - 1) / 2, y + (h - 1) / 2)`` (pysot's and the LSOTB-TIR toolkit's
+  pixel convention: pixel ``i`` covers ``[i - 0.5, i + 0.5)``).
+- A crop of side ``side`` centred on ``(cx, cy)`` is pysot's ``get_subwindow``: the window
+  starts at the integer pixel ``floor(cx - (side + 1) / 2 + 0.5)``, is resized bilinearly to
+  ``out x out``, and pixels outside the image take a padding colour. ``crop`` and
+  ``crop_batch`` do this as one affine warp, and ``box_in_crop`` / ``crop_to_image`` map
+  coordinates with the same transform, so a training crop and a runtime crop of the same box
+  are the same pixels.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+from .errors import InvalidBoxError
+
+__all__ = [
+    "box_center",
+    "box_from_center",
+    "box_in_crop",
+    "box_iou",
+    "context_side",
+    "context_sides",
+    "crop",
+    "crop_batch",
+    "crop_transform",
+    "mean_colour",
+    "validate_box",
+]
+
+
+# --------------------------------------------------------------------------- boxes
+
+
+def box_center(box: Sequence[float]) -> np.ndarray:
+    """Centre ``(cx, cy)`` of an ``(x, y, w, h)`` box, pysot's pixel convention."""
+    return np.array([box[0] + (box[2] - 1) / 2, box[1] + (box[3] - 1) / 2])
+
+
+def box_from_center(center: Sequence[float], size: Sequence[float]) -> tuple[float, float, float, float]:
+    """``(x, y, w, h)`` of the box with centre ``center`` (``box_center``'s convention) and
+    size ``(w, h)``."""
+    return (float(center[0] - (size[0] - 1) / 2), float(center[1] - (size[1] - 1) / 2),
+            float(size[0]), float(size[1]))
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of every ``(x1, y1, x2, y2)`` box in ``a`` (M, 4) with every one in ``b`` (K, 4)."""
+    w = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])
+    h = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])
+    inter = np.clip(w, 0, None) * np.clip(h, 0, None)
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-12)
+
+
+def _plain(values: np.ndarray) -> str:
+    """``(1, 2.5, 3, 4)``: numbers as a person writes them (no numpy reprs)."""
+    return "(" + ", ".join(f"{float(v):g}" for v in values) + ")"
+
+
+def validate_box(box: Sequence[float], width: int, height: int) -> np.ndarray:
+    """Check one ``(x, y, w, h)`` box against a ``width x height`` image; returns it clipped to
+    the image. Raises ``InvalidBoxError`` with a one-line reason and fix."""
+    try:
+        b = np.asarray(box, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        raise InvalidBoxError(f"box {box!r} is not 4 numbers (x, y, w, h)") from None
+    if b.size != 4:
+        raise InvalidBoxError(f"box {box!r} has {b.size} values; give 4 values (x, y, w, h)")
+    if not np.all(np.isfinite(b)):
+        raise InvalidBoxError(f"box {_plain(b)} contains NaN or inf; give finite pixel values")
+    x, y, w, h = b
+    if w <= 0 or h <= 0:
+        raise InvalidBoxError(f"box {_plain(b)} has zero or negative size; w and h must be > 0")
+    x1, y1 = max(x, 0.0), max(y, 0.0)
+    x2, y2 = min(x + w, float(width)), min(y + h, float(height))
+    if x2 - x1 < 1 or y2 - y1 < 1:
+        raise InvalidBoxError(f"box {_plain(b)} lies outside the {width}x{height} image; give a "
+                              "box that overlaps the image by at least one pixel")
+    return np.array([x1, y1, x2 - x1, y2 - y1])
+
+
+# --------------------------------------------------------------------------- context
+
+
+def context_sides(sizes: np.ndarray, context_amount: float) -> np.ndarray:
+    """Template-crop side of each ``(w, h)`` row of ``sizes`` (N, 2): the side of the square
+    with the area of the box padded by ``context_amount * (w + h)`` on each axis."""
+    sizes = np.asarray(sizes, np.float64)
+    pad = context_amount * sizes.sum(-1, keepdims=True)
+    return np.sqrt(np.prod(sizes + pad, -1))
+
+
+def context_side(w: float, h: float, context_amount: float) -> float:
+    """``context_sides`` for one ``w x h`` target."""
+    p = context_amount * (w + h)
+    return math.sqrt((w + p) * (h + p))
+
+
+# --------------------------------------------------------------------------- crops
+
+
+def mean_colour(img: np.ndarray) -> tuple[float, ...]:
+    """Per-channel mean of an ``H x W x C`` image: the padding colour of crops (pysot)."""
+    return tuple(float(v) for v in img.reshape(-1, img.shape[2]).mean(0))
+
+
+def crop_transform(cx: float, cy: float, side: float, out: int,
+                   stretch: float = 1.0) -> np.ndarray:
+    """The 2x3 affine map from image pixels to crop pixels of ``crop``.
+
+    The window is ``side / stretch`` wide and ``side * stretch`` high (square when
+    ``stretch == 1``), starts at an integer pixel (pysot's ``get_subwindow``) and is resized
+    to ``out x out``; so the crop shows the scene stretched by ``stretch`` in x and
+    ``1 / stretch`` in y.
+    """
+    m = np.zeros((2, 3), np.float64)
+    for axis, (c, sz) in enumerate(((cx, side / stretch), (cy, side * stretch))):
+        start = math.floor(c - (sz + 1) / 2 + 0.5)
+        s = out / sz
+        m[axis, axis] = s
+        m[axis, 2] = s * (0.5 - start) - 0.5
+    return m
+
+
+def crop(img: np.ndarray, cx: float, cy: float, side: float, out: int,
+         pad: Sequence[float], stretch: float = 1.0) -> np.ndarray:
+    """``out x out`` crop (``H x W x C``, the image's dtype) of ``side`` image pixels centred on
+    ``(cx, cy)``; pixels outside the image take the colour ``pad``."""
+    m = crop_transform(cx, cy, side, out, stretch)
+    return cv2.warpAffine(img, m, (out, out), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=tuple(pad))
+
+
+def crop_batch(img: np.ndarray, centers: np.ndarray, sides: np.ndarray, out: int,
+               pads: Sequence[Sequence[float]]) -> np.ndarray:
+    """``crop`` of every target: (N, C, out, out) float32 for an ``H x W x C`` image."""
+    n = len(centers)
+    batch = np.empty((n, img.shape[2], out, out), np.float32)
+    for i in range(n):
+        c = crop(img, centers[i][0], centers[i][1], float(sides[i]), out, pads[i])
+        batch[i] = c.reshape(out, out, -1).transpose(2, 0, 1)
+    return batch
+
+
+def box_in_crop(box: Sequence[float], cx: float, cy: float, side: float, out: int,
+                stretch: float = 1.0) -> np.ndarray:
+    """``(x, y, w, h)`` image box -> ``(x1, y1, x2, y2)`` in the pixels of ``crop(img, cx, cy,
+    side, out, pad, stretch)`` (float32)."""
+    m = crop_transform(cx, cy, side, out, stretch)
+    bcx, bcy = box_center(box)
+    ccx, ccy = m[0, 0] * bcx + m[0, 2], m[1, 1] * bcy + m[1, 2]
+    w, h = m[0, 0] * box[2], m[1, 1] * box[3]
+    return np.array([ccx - w / 2, ccy - h / 2, ccx + w / 2, ccy + h / 2], np.float32)
