@@ -34,7 +34,8 @@ setup(
     data_files=[
         ("share/ament_index/resource_index/packages", ["resource/tir_tracker_ros"]),
         ("share/tir_tracker_ros", ["package.xml"]),
-        ("share/tir_tracker_ros/launch", ["launch/tracker.launch.py"]),
+        ("share/tir_tracker_ros/launch", ["launch/tracker.launch.py",
+                                          "launch/two_cameras.launch.py"]),
         ("share/tir_tracker_ros/config", ["config/tracker.yaml", "config/fastdds_shm.xml"]),
         ("share/tir_tracker_ros/msg", ["msg/Box.msg", "msg/Track.msg", "msg/TrackArray.msg"]),
         ("share/tir_tracker_ros/srv", ["srv/SetTargets.srv", "srv/RemoveTargets.srv"]),

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tir_tracker_core.checkpoint import read_metadata  # noqa: E402
-from tir_tracker_core.data.sequences import load_sequences  # noqa: E402
+from tir_tracker_core.data import load_sequences  # noqa: E402
 from tir_tracker_core.data.synthetic import SyntheticConfig, generate_sequence  # noqa: E402
 from tir_tracker_core.eval.runner import evaluate  # noqa: E402
 from tir_tracker_core.specs import resolve  # noqa: E402

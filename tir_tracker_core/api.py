@@ -1,80 +1,92 @@
-"""Public entry points: build a ready-to-use ``Tracker`` from a model spec."""
+"""Public entry points, and the one tracker builder every caller uses.
+
+``load_tracker`` (the ROS node and users), ``specs.resolve`` (eval / bench / probe) and the
+``multitarget`` command all build their trackers through :func:`build_trackers`. The SPEC
+grammar and ``load_model`` (the network a SPEC names) live in :mod:`tir_tracker_core.specs`.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
-from . import backends
-from .checkpoint import Checkpoint, build_from_checkpoint, load_checkpoint
-from .config import FrameConfig, ModelConfig, TrackerConfig, from_dict, replace, to_dict
-from .errors import ModelLoadError
+from . import backends, config
+from .backends import Backend
+from .config import FrameConfig, ModelConfig, TrackerConfig, from_dict, to_dict
 from .models import SiameseNet
+from .models.nanotrack_import import nanotrack_tracker_config
+from .specs import (DEFAULT_MODEL, ModelInfo, TrackerSpec, default_checkpoint_path,
+                    load_model, model_spec)
 from .tracking import Tracker
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MODEL = "default"
-NANOTRACK_PREFIX = "nanotrack:"
 
+@dataclasses.dataclass(frozen=True)
+class TrackerBuilder:
+    """A network on its inference backend, with the tracker and frame configs to use.
 
-def default_checkpoint_path() -> Path:
-    """The checkpoint shipped inside the package (used when the user gives no model)."""
-    return Path(str(resources.files("tir_tracker_core") / "weights" / "default.safetensors"))
-
-
-def load_model(spec: str = DEFAULT_MODEL) -> tuple[SiameseNet, TrackerConfig, FrameConfig, dict]:
-    """Resolve a model spec to (network, recommended tracker config, frame config, info).
-
-    ``spec``: ``"default"`` (the shipped checkpoint), a ``.safetensors`` checkpoint of ours, or
-    ``"nanotrack:FILE.pth"`` (an off-the-shelf NanoTrack v1/v2/v3 checkpoint).
+    Calling it makes a fresh :class:`Tracker`. Every tracker made shares the backend (the
+    network holds no state; each tracker owns its template cache), so a tracker per sequence
+    or per config variant costs no reload.
     """
-    if spec.startswith(NANOTRACK_PREFIX):
-        from .models.nanotrack_import import load_nanotrack
 
-        path = spec[len(NANOTRACK_PREFIX):]
-        model = load_nanotrack(path)
-        tcfg = nanotrack_tracker_config(model.cfg.name)
-        return model, tcfg, FrameConfig(), {"source": spec, "name": model.cfg.name}
-    path = default_checkpoint_path() if spec == DEFAULT_MODEL else Path(spec)
-    if path.suffix == ".pth":
-        raise ModelLoadError(f"{path} is a PyTorch pickle; for NanoTrack files use the spec "
-                             f"'nanotrack:{path}', our own checkpoints are .safetensors")
-    ckpt: Checkpoint = load_checkpoint(path)
-    model = build_from_checkpoint(ckpt)
-    return model, ckpt.tracker, ckpt.frame, {"source": str(path), "name": ckpt.model.name,
-                                             "provenance": ckpt.provenance}
+    spec: TrackerSpec
+    net: SiameseNet
+    backend: Backend
+    tracker_config: TrackerConfig
+    frame_config: FrameConfig
+    info: ModelInfo
+
+    @property
+    def name(self) -> str:
+        """Name in result tables (``default@torch``)."""
+        return self.spec.name
+
+    def __call__(self) -> Tracker:
+        return Tracker(self.backend, self.net.cfg, self.tracker_config, self.frame_config)
+
+    def with_overrides(self, tracker: dict[str, Any] | None = None,
+                       frame: dict[str, Any] | None = None) -> TrackerBuilder:
+        """The same network and backend, with fields of the configs replaced (validated)."""
+        return dataclasses.replace(self,
+                                   tracker_config=config.replace(self.tracker_config, tracker),
+                                   frame_config=config.replace(self.frame_config, frame))
 
 
-def nanotrack_tracker_config(name: str) -> TrackerConfig:
-    """Post-processing settings published with each NanoTrack version.
+def build_trackers(model: str | TrackerSpec = DEFAULT_MODEL, backend: str = "torch",
+                   device: str = "cpu", tracker: dict[str, Any] | None = None,
+                   frame: dict[str, Any] | None = None,
+                   backend_options: dict[str, Any] | None = None) -> TrackerBuilder:
+    """The tracker builder: load ``model``, apply the overrides, build the backend.
 
-    The peak-to-sidelobe lost test is off (``lost_psr=0``): it is calibrated for our thermal
-    models, and the RGB NanoTrack's response on thermal frames is too flat for it, so it
-    would report visible targets as lost (measured on the synthetic held-out set).
+    ``model``: a model SPEC; its ``@BACKEND`` suffix wins over ``backend`` (a parsed
+    :class:`TrackerSpec` carries its backend). ``tracker`` / ``frame`` override fields of the
+    model's recommended ``TrackerConfig`` / ``FrameConfig`` (validated; unknown keys are
+    rejected with the valid ones named) before anything is built. ``backend_options`` go to
+    the backend (``threads``...).
     """
-    if name == "nanotrack_v3":
-        return TrackerConfig(window_influence=0.455, penalty_k=0.138, lr=0.348, lost_psr=0.0)
-    return TrackerConfig(window_influence=0.490, penalty_k=0.150, lr=0.385, lost_psr=0.0)
+    spec = model_spec(model, backend)
+    net, tcfg, fcfg, info = load_model(spec)
+    tcfg, fcfg = config.replace(tcfg, tracker), config.replace(fcfg, frame)
+    assert spec.backend is not None  # set for our specs
+    be = backends.build_backend(spec.backend, net, device=device, **(backend_options or {}))
+    log.info("tracker ready: model %s, backend %s on %s", info["name"], be.name, be.device)
+    return TrackerBuilder(spec, net, be, tcfg, fcfg, info)
 
 
 def load_tracker(model: str = DEFAULT_MODEL, backend: str = "torch", device: str = "cpu",
                  tracker: dict[str, Any] | None = None, frame: dict[str, Any] | None = None,
                  backend_options: dict[str, Any] | None = None) -> Tracker:
-    """Build a ``Tracker`` for ``model`` on ``backend`` / ``device``.
+    """Build a ``Tracker`` for ``model`` on ``backend`` / ``device`` (see :func:`build_trackers`).
 
     ``tracker`` / ``frame`` override fields of the model's recommended ``TrackerConfig`` /
     ``FrameConfig`` (validated; unknown keys are rejected with the valid ones named).
     """
-    net, tcfg, fcfg, info = load_model(model)
-    tcfg = replace(tcfg, tracker)
-    fcfg = replace(fcfg, frame)
-    be = backends.build_backend(backend, net, device=device, **(backend_options or {}))
-    log.info("tracker ready: model %s, backend %s on %s", info["name"], be.name, be.device)
-    return Tracker(be, net.cfg, tcfg, fcfg)
+    return build_trackers(model, backend, device, tracker, frame, backend_options)()
 
 
-__all__ = ["DEFAULT_MODEL", "ModelConfig", "default_checkpoint_path", "from_dict", "load_model",
-           "load_tracker", "nanotrack_tracker_config", "to_dict"]
+__all__ = ["DEFAULT_MODEL", "ModelConfig", "TrackerBuilder", "build_trackers",
+           "default_checkpoint_path", "from_dict", "load_model", "load_tracker",
+           "nanotrack_tracker_config", "to_dict"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -15,7 +16,11 @@ from typing import Any
 
 import numpy as np
 
-log = logging.getLogger("tir_tracker_core.cli")
+from .specs import DEFAULT_MODEL, MODEL_SPECS, VALID_SPECS
+
+_MODEL_HELP = " | ".join(MODEL_SPECS)
+
+log = logging.getLogger(__name__)
 
 COLORS = [(0, 255, 0), (0, 128, 255), (255, 0, 255), (255, 255, 0), (0, 0, 255), (255, 0, 0)]
 
@@ -147,7 +152,7 @@ def _iter_source(src: str):
     """Frames of a video file or an image folder (natural order), as read (16-bit kept)."""
     import cv2
 
-    from .data.sequences import list_images, read_image
+    from .data.io import list_images, read_image
 
     p = Path(src)
     if p.is_dir():
@@ -234,7 +239,7 @@ def _resolve_all(specs: list[str], args: argparse.Namespace) -> list:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from .data.sequences import load_sequences
+    from .data.benchmarks import load_sequences
     from .eval.runner import evaluate
 
     sequences = load_sequences(Path(args.data))
@@ -253,7 +258,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from .data.sequences import load_sequences
+    from .data.benchmarks import load_sequences
     from .errors import ConfigError
     from .eval.bench import bench
 
@@ -312,21 +317,15 @@ def _parse_seeds(text: str) -> range:
 
 
 def cmd_multitarget(args: argparse.Namespace) -> int:
-    from .api import load_model
-    from .backends import build_backend
-    from .config import replace
+    from .api import build_trackers
     from .eval.multitarget import evaluate_multitarget, markdown_table
-    from .tracking import Tracker
 
-    net, tcfg, fcfg, _ = load_model(args.model)
-    backend = build_backend(args.backend, net, device=args.device)
-    # every variant gets a fresh Tracker over the same backend (the network holds no state)
-    variants = {"model's config": lambda: Tracker(backend, net.cfg, tcfg, fcfg)}
-    for name, fields in args.variant:
-        cfg = replace(tcfg, fields)
-        variants[name] = lambda cfg=cfg: Tracker(backend, net.cfg, cfg, fcfg)
+    trackers = build_trackers(args.model, backend=args.backend, device=args.device)
+    # every variant makes fresh Trackers over the same backend (the network holds no state)
+    variants = {"model's config": trackers}
+    variants.update((name, trackers.with_overrides(fields)) for name, fields in args.variant)
     print(f"multitarget: {len(args.seeds)} synthetic sequences of {args.frames} frames, "
-          f"{args.targets} targets each, model {args.model!r} on {backend.name}")
+          f"{args.targets} targets each, model {args.model!r} on {trackers.backend.name}")
     results = evaluate_multitarget(variants, args.seeds, targets=args.targets,
                                    frames=args.frames)
     print(markdown_table(results))
@@ -334,10 +333,11 @@ def cmd_multitarget(args: argparse.Namespace) -> int:
 
 
 def cmd_probe(args: argparse.Namespace) -> int:
-    from .eval.probe import markdown_table, probe_images, save_json, scale_probe
+    from .data.stills import load_stills
+    from .eval.probe import markdown_table, save_json, scale_probe
 
-    items = probe_images(Path(args.data), min_side=args.min_side, max_boxes=args.max_boxes,
-                         every=args.every)
+    items = load_stills(Path(args.data), min_side=args.min_side, max_boxes=args.max_boxes,
+                        every=args.every)
     resolved = _resolve_all(args.tracker, args)
     results = [scale_probe(r.name, r.multi, items, updates=args.updates) for r in resolved]
     print(markdown_table(results))
@@ -375,6 +375,61 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    """``tir-tracker export``: export a model spec's networks; prints the export folder."""
+    from .api import load_model
+    from .backends.export import cached_export, export_onnx
+
+    model, _, _, info = load_model(args.model)
+    kw = dict(opset=args.opset, dynamic_batch=not args.static_batch, fold_bn=not args.no_fold_bn,
+              verify=not args.no_verify)
+    if args.out:
+        exp = export_onnx(model, args.out, force=args.force, **kw)
+    else:
+        exp = cached_export(model, args.cache_dir, force=args.force, **kw)
+    log.info("%s exported: %s, %s (parity %s)", info["name"], exp.template, exp.track,
+             exp.parity)
+    print(exp.directory)
+    return 0
+
+
+# --------------------------------------------------------------------------- train / distill
+
+
+def _print_on_rank0(path: Path) -> None:
+    """The final path as the last line, printed once under torchrun (by rank 0)."""
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(path)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .training import load_train_config, train
+
+    _print_on_rank0(train(load_train_config(args.config, args.overrides), args.out,
+                          resume=args.resume))
+    return 0
+
+
+def cmd_distill(args: argparse.Namespace) -> int:
+    from .distill import distill, load_distill_config
+
+    _print_on_rank0(distill(load_distill_config(args.config, args.overrides), args.out,
+                            resume=args.resume))
+    return 0
+
+
+def _add_run_args(sp: argparse.ArgumentParser) -> None:
+    """``--config``, ``--out``, ``--set`` and ``--resume`` of train / distill."""
+    sp.add_argument("--config", default=None, help="YAML config file")
+    sp.add_argument("--out", required=True,
+                    help="output folder (checkpoints, logs, final model)")
+    sp.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a config value, e.g. --set optim.steps=500 or "
+                         "--set data.0.count=8 (repeatable; values are read as YAML)")
+    sp.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True,
+                    help="resume from the newest checkpoint in --out (default: on)")
+
+
 # --------------------------------------------------------------------------- main
 
 
@@ -384,8 +439,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def model_args(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("--model", default="default",
-                        help="default | CKPT.safetensors | nanotrack:FILE.pth (default: default)")
+        sp.add_argument("--model", default=DEFAULT_MODEL,
+                        help=f"{_MODEL_HELP} (default: {DEFAULT_MODEL})")
         sp.add_argument("--backend", default="onnxruntime",
                         help="torch | onnxruntime | tensorrt | auto (default: onnxruntime)")
         sp.add_argument("--device", default="cpu", help="cpu | cuda | auto (default: cpu)")
@@ -408,8 +463,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--no-video", action="store_true", help="do not write the annotated video")
     sp.set_defaults(func=cmd_track)
 
-    tracker_help = ("default | CKPT.safetensors | nanotrack:FILE.pth | opencv:csrt | opencv:kcf |"
-                    " opencv:mil | opencv:nano:DIR; ours take an optional @BACKEND suffix")
+    tracker_help = " | ".join(VALID_SPECS) + "; ours take an optional @BACKEND suffix"
     sp = sub.add_parser("eval", help="one-pass evaluation (LSOTB-TIR rules) of several trackers")
     sp.add_argument("data", help="a sequence folder or a folder of sequences (layout detected)")
     _add_tracker_args(sp, tracker_help, "out/eval")
@@ -446,7 +500,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("data", help="annotated thermal stills: LLVIP layout (infrared/ + "
                     "Annotations/), YOLO layout (images/ + labels_yolo/ or labels/), or a "
                     "tracking sequence / benchmark (every --every-th frame as a still)")
-    _add_tracker_args(sp, "ours only (default | CKPT.safetensors | nanotrack:FILE.pth)[@BACKEND]",
+    _add_tracker_args(sp, f"ours only ({_MODEL_HELP})[@BACKEND]",
                       "out/probe")
     sp.add_argument("--updates", type=int, default=8, help="updates on each still image")
     sp.add_argument("--min-side", type=float, default=20.0, help="smallest box side used, px")
@@ -456,7 +510,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=cmd_probe)
 
     sp = sub.add_parser("info", help="print a model's config, parameters and MACs")
-    sp.add_argument("model", help="default | CKPT.safetensors | nanotrack:FILE.pth")
+    sp.add_argument("model", help=_MODEL_HELP)
     sp.set_defaults(func=cmd_info)
 
     sp = sub.add_parser("import-nanotrack", help="convert a NanoTrack .pth to our checkpoint")
@@ -464,19 +518,41 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", required=True, help="output .safetensors path")
     sp.set_defaults(func=cmd_import)
 
-    try:
-        from .training.cli import add_distill_parser, add_train_parser
-    except ImportError:  # training package not importable: the other commands still work
-        log.debug("training commands unavailable", exc_info=True)
-    else:
-        add_train_parser(sub)
-        add_distill_parser(sub)
-    try:
-        from .backends.export import add_export_parser
-    except ImportError:
-        log.debug("export command unavailable", exc_info=True)
-    else:
-        add_export_parser(sub)
+    sp = sub.add_parser(
+        "train", help="train a Siamese tracker on thermal sequences",
+        description="Supervised Siamese training (template/search pairs, anchor-free labels). "
+                    "Resumes from OUT/checkpoints after a kill; run under torchrun for several "
+                    "processes. Prints the final checkpoint's path as the last line.")
+    _add_run_args(sp)
+    sp.set_defaults(func=cmd_train)
+
+    sp = sub.add_parser(
+        "distill", help="distil an RGB tracker into a pruned thermal tracker",
+        description="Cross-modal compression distillation: a frozen RGB teacher on visible "
+                    "crops teaches a (pruned) student on the paired thermal crops. Resumes "
+                    "after a kill; run under torchrun for several processes. Prints the final "
+                    "student checkpoint's path as the last line.")
+    _add_run_args(sp)
+    sp.set_defaults(func=cmd_distill)
+
+    from .backends.export import DEFAULT_OPSET, default_cache_dir
+
+    sp = sub.add_parser(
+        "export", help="export a model to ONNX (template, track, backbone and head graphs)",
+        description="Export a model to four ONNX graphs with a dynamic batch axis (template; "
+                    "search backbone + head; and, for shared search canvases, the backbone and "
+                    "the head apart), check them with onnx.checker and against PyTorch in ONNX "
+                    "Runtime. Without --out the export goes to the cache the onnxruntime "
+                    "backend reads. Prints the export folder.")
+    sp.add_argument("model", help=_MODEL_HELP)
+    sp.add_argument("--out", help="export folder (default: the cache, keyed by the weights)")
+    sp.add_argument("--cache-dir", help=f"cache root (default: {default_cache_dir()})")
+    sp.add_argument("--opset", type=int, default=DEFAULT_OPSET)
+    sp.add_argument("--static-batch", action="store_true", help="fix the batch axis at 1")
+    sp.add_argument("--no-fold-bn", action="store_true", help="keep BatchNorm layers")
+    sp.add_argument("--no-verify", action="store_true", help="skip the parity run")
+    sp.add_argument("--force", action="store_true", help="export even if the folder is current")
+    sp.set_defaults(func=cmd_export)
     return p
 
 

@@ -96,11 +96,18 @@ class ModelConfig:
 class FrameConfig:
     """How incoming frames are turned into the 8-bit 3-channel image the network sees."""
 
-    mono16_mode: Literal["percentile", "fixed"] = "percentile"
-    percentile_low: float = 1.0
-    percentile_high: float = 99.5
-    fixed_min: float = 0.0
-    fixed_max: float = 65535.0
+    mono16_mode: Literal["percentile", "fixed"] = field(default="percentile", metadata={
+        "help": "16-bit to 8-bit normalisation: percentile (per frame, percentile_low.."
+                "percentile_high) or fixed (fixed_min..fixed_max)"})
+    percentile_low: float = field(default=1.0, metadata={
+        "help": "lower percentile mapped to 0 in mono16_mode percentile", "range": (0.0, 100.0)})
+    percentile_high: float = field(default=99.5, metadata={
+        "help": "upper percentile mapped to 255 in mono16_mode percentile",
+        "range": (0.0, 100.0)})
+    fixed_min: float = field(default=0.0, metadata={
+        "help": "raw value mapped to 0 in mono16_mode fixed"})
+    fixed_max: float = field(default=65535.0, metadata={
+        "help": "raw value mapped to 255 in mono16_mode fixed"})
     float_mode: Literal["percentile", "unit"] = "percentile"  # "unit": floats already in [0,1]
     rgb_order: Literal["bgr", "rgb"] = "bgr"  # channel order of 3-channel input frames
 
@@ -117,15 +124,22 @@ class TrackerConfig:
     # peak-to-sidelobe ratio (peak minus mean of the map outside the peak's 5x5 cells, over
     # their std) is under ``lost_psr``: a Siamese network's softmax score stays high on
     # clutter when the target is gone, but its response then spreads out.
-    lost_threshold: float = 0.25
-    lost_psr: float = 8.0
-    lost_patience: int = 5  # consecutive misses before a target is reported lost
-    max_targets: int = 32
+    lost_threshold: float = field(default=0.25, metadata={
+        "help": "peak score under which a frame counts as a miss", "range": (0.0, 1.0)})
+    lost_psr: float = field(default=8.0, metadata={
+        "help": "peak-to-sidelobe ratio under which a frame counts as a miss (0: off)",
+        "range": (0.0, 1000.0)})
+    lost_patience: int = field(default=5, metadata={
+        "help": "consecutive misses before a target is reported lost", "range": (1, 100000)})
+    max_targets: int = field(default=32, metadata={
+        "help": "most targets tracked at once", "range": (1, 4096)})
     # Two targets never take the same object: targets are placed in order of their best
     # (penalised) score and a later one may not move onto a box overlapping one already placed
     # this frame by this IoU or more; half this IoU still counts the frame as a miss (1.0
     # turns the rules off).
-    exclusion_iou: float = 0.5
+    exclusion_iou: float = field(default=0.5, metadata={
+        "help": "a target may not move onto a box another target took in the same frame "
+                "with this IoU or more (1.0: off)", "range": (0.0, 1.0)})
     min_size: float = 4.0  # boxes never shrink below this many pixels
     # Targets whose search regions overlap at a similar scale share one backbone pass over
     # the union of their regions (a "canvas") instead of one pass per target.
@@ -179,27 +193,26 @@ def _convert(value: Any, tp: Any, where: str) -> Any:
         if not isinstance(value, dict):
             raise ConfigError(f"{where}: expected a mapping, got {value!r}")
         return {str(k): _convert(v, args[1], f"{where}.{k}") for k, v in value.items()}
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{where}: expected true/false, got {value!r}")
-        return value
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{where}: expected an integer, got {value!r}")
-        return value
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{where}: expected a number, got {value!r}")
-        return float(value)
-    if tp is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{where}: expected a string, got {value!r}")
-        return value
-    if tp is Path:
-        if not isinstance(value, (str, Path)):
-            raise ConfigError(f"{where}: expected a path, got {value!r}")
-        return Path(value)
-    raise ConfigError(f"{where}: unsupported config type {_type_name(tp)}")
+    return _convert_scalar(value, tp, where)
+
+
+# scalar type -> (accepted Python types, what the error says was expected, converter)
+_SCALARS: dict[Any, tuple[tuple[type, ...], str, Any]] = {
+    bool: ((bool,), "true/false", bool),
+    int: ((int,), "an integer", int),
+    float: ((int, float), "a number", float),
+    str: ((str,), "a string", str),
+    Path: ((str, Path), "a path", Path),
+}
+
+
+def _convert_scalar(value: Any, tp: Any, where: str) -> Any:
+    if tp not in _SCALARS:
+        raise ConfigError(f"{where}: unsupported config type {_type_name(tp)}")
+    accepted, expected, convert = _SCALARS[tp]
+    if (isinstance(value, bool) and tp is not bool) or not isinstance(value, accepted):
+        raise ConfigError(f"{where}: expected {expected}, got {value!r}")
+    return convert(value)
 
 
 def from_dict(cls: type[T], data: dict[str, Any] | None, where: str | None = None) -> T:
@@ -265,18 +278,3 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     key, raw = text.split("=", 1)
     return key.strip().split("."), yaml.safe_load(raw)
 
-
-def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """Apply ``key.sub=value`` overrides to a nested dict (returns a new dict)."""
-    import copy
-
-    out = copy.deepcopy(data)
-    for ov in overrides:
-        keys, value = parse_override(ov)
-        node = out
-        for k in keys[:-1]:
-            node = node.setdefault(k, {})
-            if not isinstance(node, dict):
-                raise ConfigError(f"override {ov!r}: {k} is not a section")
-        node[keys[-1]] = value
-    return out

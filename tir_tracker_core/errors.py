@@ -33,3 +33,11 @@ class UnknownTargetError(TrackerInputError):
 
 class BackendUnavailableError(TrackerError, RuntimeError):
     """An inference backend cannot run on this machine (missing package or device)."""
+
+
+class ExportError(TrackerError, RuntimeError):
+    """An ONNX export failed, or its outputs do not match PyTorch within tolerance."""
+
+
+class DatasetError(TrackerError, ValueError):
+    """A dataset folder or annotation file is missing, malformed or of an unknown layout."""

@@ -35,6 +35,7 @@ __all__ = [
     "crop_transform",
     "mean_colour",
     "validate_box",
+    "warp",
 ]
 
 
@@ -137,8 +138,15 @@ def crop(img: np.ndarray, cx: float, cy: float, side: float, out: int,
          pad: Sequence[float], stretch: float = 1.0) -> np.ndarray:
     """``out x out`` crop (``H x W x C``, the image's dtype) of ``side`` image pixels centred on
     ``(cx, cy)``; pixels outside the image take the colour ``pad``."""
-    m = crop_transform(cx, cy, side, out, stretch)
-    return cv2.warpAffine(img, m, (out, out), flags=cv2.INTER_LINEAR,
+    return warp(img, crop_transform(cx, cy, side, out, stretch), out, out, pad)
+
+
+def warp(img: np.ndarray, m: np.ndarray, width: int, height: int,
+         pad: Sequence[float]) -> np.ndarray:
+    """``height x width`` picture of ``img`` through the 2x3 affine map ``m`` (image pixels ->
+    picture pixels), bilinear; pixels from outside the image take the colour ``pad``. The one
+    warp behind every crop and every shared search canvas."""
+    return cv2.warpAffine(img, m, (width, height), flags=cv2.INTER_LINEAR,
                           borderMode=cv2.BORDER_CONSTANT, borderValue=tuple(pad))
 
 

@@ -447,7 +447,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         if args.command == "convert":
-            from tir_tracker_core.data.sequences import load_sequences
+            from tir_tracker_core.data import load_sequences
 
             sequences = load_sequences(args.sequence)
             chosen = [s for s in sequences if args.name in (None, s.name)]

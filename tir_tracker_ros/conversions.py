@@ -127,13 +127,31 @@ def fill_box(msg: Any, box: Iterable[float]) -> Any:
     return msg
 
 
-def fill_track(msg: Any, track: Any) -> Any:
-    """Fill a ``tir_tracker_ros/Track`` message from a core ``Track``."""
-    msg.id = int(track.id)
+def fill_track(msg: Any, track: Any, id_offset: int = 0) -> Any:
+    """Fill a ``tir_tracker_ros/Track`` message from a core ``Track`` (id + ``id_offset``)."""
+    msg.id = int(track.id) + id_offset
     fill_box(msg.box, track.box)
     msg.score = float(track.score)
-    msg.state = msg.STATE_LOST if track.state.value == "lost" else msg.STATE_TRACKED
+    msg.state = msg.STATE_LOST if track.lost else msg.STATE_TRACKED
     msg.age = int(track.age)
+    return msg
+
+
+def fill_detection(msg: Any, hypothesis: Any, track: Any, class_id: str = "target",
+                   id_offset: int = 0) -> Any:
+    """Fill a ``vision_msgs/Detection2D`` from a core ``Track``: ``id`` is the track id as
+    text, ``bbox`` the centre and size in pixels, one hypothesis (``hypothesis``, an empty
+    ``ObjectHypothesisWithPose``) with ``class_id`` and the track's score."""
+    x, y, w, h = (float(v) for v in track.box)
+    msg.id = str(int(track.id) + id_offset)
+    msg.bbox.center.position.x = x + w / 2.0
+    msg.bbox.center.position.y = y + h / 2.0
+    msg.bbox.center.theta = 0.0
+    msg.bbox.size_x = w
+    msg.bbox.size_y = h
+    hypothesis.hypothesis.class_id = class_id
+    hypothesis.hypothesis.score = float(track.score)
+    msg.results = [hypothesis]
     return msg
 
 
@@ -165,7 +183,7 @@ def annotate(frame: np.ndarray, tracks: Iterable[Any]) -> np.ndarray:
         x, y, w, h = track.box
         if not all(math.isfinite(v) for v in (x, y, w, h)):
             continue
-        color = (0, 0, 255) if track.state.value == "lost" else (0, 255, 0)
+        color = (0, 0, 255) if track.lost else (0, 255, 0)
         p1 = (int(round(x)), int(round(y)))
         p2 = (int(round(x + w)), int(round(y + h)))
         cv2.rectangle(display, p1, p2, color, 2)

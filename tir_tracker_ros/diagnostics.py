@@ -30,7 +30,7 @@ class Status:
 class Limits:
     """What counts as healthy (node parameters)."""
 
-    expected_min_rate: float = 0.0  # Hz; 0 = no lower bound
+    expected_min_rate: float = 0.0  # Hz (camera rate); 0 = no lower bound
     expected_max_rate: float = 0.0  # Hz; 0 = no upper bound
     max_latency_ms: float = 0.0  # image stamp -> tracks published; 0 = no bound
     stale_timeout: float = 2.0  # s without images before WARN
@@ -40,7 +40,9 @@ class Limits:
 class Snapshot:
     uptime: float
     window: float
-    input_rate: float
+    input_rate: float  # images the node took per second
+    camera_rate: float  # images taken plus missed (stamp gaps) per second
+    expected_rate: float  # Hz the gaps are measured against (parameter or estimate)
     processing_fps: float
     latency_ms: tuple[float, float, float] | None  # p50, p99, max over the window
     processing_ms: float | None  # mean over the window
@@ -61,12 +63,26 @@ class Snapshot:
 
 class FrameStats:
     """Thread-safe counters and windowed rates of images received, dropped, rejected and
-    processed (image callback, worker thread and services update it; a timer reads it)."""
+    processed.
 
-    def __init__(self, window: float = 5.0, clock=time.monotonic) -> None:
+    Dropped frames are the ones the node never saw: with a KEEP_LAST 1 image queue, images
+    that arrive while a frame is tracked replace each other in the queue. They are found
+    from gaps in the header stamps of the images taken: a gap of ``g`` seconds at
+    ``expected_rate`` Hz means ``round(g * rate) - 1`` frames missed (dropped by the node or
+    lost on the way). ``expected_rate`` 0 estimates the period as the shortest gap seen;
+    gaps over ``max_gap`` seconds (a paused or restarted stream) and backwards stamps count
+    nothing.
+    """
+
+    def __init__(self, window: float = 5.0, clock=time.monotonic, expected_rate: float = 0.0,
+                 max_gap: float = 2.0) -> None:
         self._window = window
         self._clock = clock
         self._lock = threading.Lock()
+        self.expected_rate = expected_rate
+        self.max_gap = max_gap
+        self._last_stamp = 0
+        self._gaps: deque[float] = deque(maxlen=100)
         self._start = clock()
         self._received: deque[float] = deque()
         self._processed: deque[tuple[float, float | None, float]] = deque()
@@ -78,8 +94,33 @@ class FrameStats:
         self._last_request_error = ""
         self._targets = (0, 0, 0)
 
-    def received(self) -> None:
+    def received(self, stamp_ns: int = 0) -> int:
+        """An image taken with header stamp ``stamp_ns`` (0: unstamped); returns the number
+        of frames missed since the previous one."""
+        missed = self._missed(stamp_ns)
         self._count("received", self._received)
+        for _ in range(missed):
+            self._count("dropped", self._dropped)
+        return missed
+
+    def _missed(self, stamp_ns: int) -> int:
+        if not stamp_ns:
+            return 0
+        with self._lock:
+            last, self._last_stamp = self._last_stamp, stamp_ns
+            gap = (stamp_ns - last) * 1e-9
+            if not last or gap <= 0 or gap > self.max_gap:
+                return 0
+            self._gaps.append(gap)
+            rate = self.expected_rate or 1.0 / min(self._gaps)
+        return max(0, round(gap * rate) - 1)
+
+    def period_estimate(self) -> float:
+        """The rate gaps are measured against: the parameter, or 1 / shortest gap seen."""
+        with self._lock:
+            if self.expected_rate:
+                return self.expected_rate
+            return 1.0 / min(self._gaps) if self._gaps else 0.0
 
     def dropped(self) -> None:
         self._count("dropped", self._dropped)
@@ -135,6 +176,9 @@ class FrameStats:
                 uptime=now - self._start,
                 window=span,
                 input_rate=len(self._received) / span,
+                camera_rate=(len(self._received) + len(self._dropped)) / span,
+                expected_rate=(self.expected_rate or
+                               (1.0 / min(self._gaps) if self._gaps else 0.0)),
                 processing_fps=len(self._processed) / span,
                 latency_ms=lat,
                 processing_ms=float(np.mean(processing)) * 1e3 if processing else None,
@@ -190,6 +234,8 @@ def _input_status(prefix: str, topic: str, s: Snapshot, limits: Limits) -> Statu
     values = {
         "topic": topic,
         "input_rate_hz": f"{s.input_rate:.2f}",
+        "camera_rate_hz": f"{s.camera_rate:.2f}",
+        "expected_rate_hz": f"{s.expected_rate:g}",
         "expected_min_rate_hz": f"{limits.expected_min_rate:g}",
         "expected_max_rate_hz": f"{limits.expected_max_rate:g}",
         "frames_received": str(s.received),
@@ -202,18 +248,18 @@ def _input_status(prefix: str, topic: str, s: Snapshot, limits: Limits) -> Statu
             problems.append(f"no image received on {topic} yet")
     elif s.since_last_image > limits.stale_timeout:
         problems.append(f"no image on {topic} for {s.since_last_image:.1f} s")
-    elif limits.expected_min_rate and s.input_rate < limits.expected_min_rate:
-        problems.append(f"input rate {s.input_rate:.1f} Hz below the expected "
+    elif limits.expected_min_rate and s.camera_rate < limits.expected_min_rate:
+        problems.append(f"input rate {s.camera_rate:.1f} Hz below the expected "
                         f"{limits.expected_min_rate:g} Hz")
-    if limits.expected_max_rate and s.input_rate > limits.expected_max_rate:
-        problems.append(f"input rate {s.input_rate:.1f} Hz above the expected "
+    if limits.expected_max_rate and s.camera_rate > limits.expected_max_rate:
+        problems.append(f"input rate {s.camera_rate:.1f} Hz above the expected "
                         f"{limits.expected_max_rate:g} Hz")
     if s.rejected_recent:
         problems.append(f"{s.rejected_recent} image(s) rejected in the last "
                         f"{s.window:.0f} s: {s.last_rejection}")
     if problems:
         return Status(WARN, f"{prefix}: input", "; ".join(problems), values)
-    return Status(OK, f"{prefix}: input", f"{s.input_rate:.1f} Hz on {topic}", values)
+    return Status(OK, f"{prefix}: input", f"{s.camera_rate:.1f} Hz on {topic}", values)
 
 
 def _tracking_status(prefix: str, s: Snapshot, m: ModelStatus, limits: Limits) -> Status:
@@ -241,8 +287,9 @@ def _tracking_status(prefix: str, s: Snapshot, m: ModelStatus, limits: Limits) -
                       values)
     problems = []
     if s.dropped_recent:
-        problems.append(f"dropping frames: {s.dropped_recent} in the last {s.window:.0f} s "
-                        f"(processing {s.processing_fps:.1f} FPS, input {s.input_rate:.1f} Hz)")
+        problems.append(f"dropping frames: {s.dropped_recent} missed in the last "
+                        f"{s.window:.0f} s (gaps in image stamps at {s.expected_rate:g} Hz; "
+                        f"processing {s.processing_fps:.1f} FPS, camera {s.camera_rate:.1f} Hz)")
     if limits.max_latency_ms and s.latency_ms and s.latency_ms[0] > limits.max_latency_ms:
         problems.append(f"latency p50 {s.latency_ms[0]:.0f} ms above "
                         f"{limits.max_latency_ms:g} ms")

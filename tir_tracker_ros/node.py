@@ -1,22 +1,30 @@
 """ROS 2 tracker node: thermal images in, targets set by service, tracked boxes out.
 
+A lifecycle node (``rclpy.lifecycle``): *configure* loads the model and creates the
+publishers, *activate* subscribes to images, *deactivate* unsubscribes, *cleanup* drops the
+model. With the parameter ``autostart`` (default true) it configures and activates itself
+at start.
+
 Topics (relative names, remap them in launch or with ``--ros-args -r``):
   sub  ``image_topic`` parameter (sensor_msgs/Image: mono8, mono16, 8UC1, 16UC1, 32FC1,
        bgr8, rgb8), QoS KEEP_LAST 1 with ``image_reliability``
   pub  ``~/tracks`` (tir_tracker_ros/TrackArray, header copied from the image),
-       ``/diagnostics`` (diagnostic_msgs/DiagnosticArray),
+       ``~/detections`` (vision_msgs/Detection2DArray: tracked targets, id = track id,
+       centre-size box, score), ``/diagnostics`` (diagnostic_msgs/DiagnosticArray),
        ``~/debug_image`` (sensor_msgs/Image bgr8, when ``publish_debug_image`` is true)
 Services: ``~/set_targets`` (SetTargets), ``~/remove_targets`` (RemoveTargets),
-``~/clear_targets`` (std_srvs/Trigger).
+``~/clear_targets`` (std_srvs/Trigger), and the lifecycle services (``~/change_state``...).
 
-Callbacks stay short: the image callback converts the message and hands the frame to a
-worker thread that runs the core's ``Tracker``; when images come faster than they are
-processed the newest one wins and the skipped ones are counted as dropped. See docs/ros.md.
+One thread does everything (a single-threaded executor): the image callback converts the
+message, runs the core's ``Tracker`` and publishes. Images that arrive meanwhile replace
+each other in the KEEP_LAST 1 queue, so the next callback gets the newest image; the ones
+replaced are counted from gaps in the header stamps (``expected_rate``). See docs/ros.md.
 """
 
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 import threading
 import time
@@ -35,11 +43,11 @@ from rcl_interfaces.msg import (
     ParameterDescriptor,
     SetParametersResult,
 )
-from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
-from rclpy.node import Node
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 from std_srvs.srv import Trigger
@@ -48,6 +56,7 @@ from tir_tracker_core.errors import TrackerError, TrackerInputError
 
 from . import conversions as conv
 from .diagnostics import FrameStats, Limits, ModelStatus, statuses
+from .params import LIMIT_PARAMS, MODEL_PARAMS, ParamSpec, all_parameters, help_text
 
 try:
     from .msg import Track as TrackMsg
@@ -59,43 +68,22 @@ except ImportError as e:  # pragma: no cover - depends on the build
         "with `colcon build` (or scripts/ros_build.sh) and source the install's setup.bash"
     ) from e
 
+try:  # a ROS distribution has it (package.xml); a bare wheel venv may not
+    from vision_msgs.msg import Detection2D, Detection2DArray, ObjectHypothesisWithPose
+except ImportError as e:  # pragma: no cover - depends on the install
+    Detection2DArray = None
+    VISION_MSGS_ERROR = str(e)
+else:
+    VISION_MSGS_ERROR = ""
+
 NODE_NAME = "tir_tracker"
 RELIABILITY = {"best_effort": ReliabilityPolicy.BEST_EFFORT,
                "reliable": ReliabilityPolicy.RELIABLE}
-
-_T = Parameter.Type
-
-
-def _range(lo: float, hi: float) -> dict[str, Any]:
-    return {"floating_point_range": [FloatingPointRange(from_value=lo, to_value=hi)]}
-
-
-def _irange(lo: int, hi: int) -> dict[str, Any]:
-    return {"integer_range": [IntegerRange(from_value=lo, to_value=hi, step=1)]}
-
-
-# Overrides of the core's TrackerConfig / FrameConfig fields. Declared without a default:
-# unset means the model's own recommended value; the core validates what is set.
-CORE_OVERRIDES: dict[str, tuple[Parameter.Type, str, dict[str, Any]]] = {
-    "tracker.max_targets": (_T.INTEGER, "most targets tracked at once", _irange(1, 4096)),
-    "tracker.lost_threshold": (_T.DOUBLE, "score under which a frame counts as a miss",
-                               _range(0.0, 1.0)),
-    "tracker.lost_patience": (_T.INTEGER, "consecutive misses before a target is lost",
-                              _irange(1, 100000)),
-    "tracker.exclusion_iou": (_T.DOUBLE, "a target may not move onto a box another target took "
-                              "in the same frame with this IoU or more (1.0: off)",
-                              _range(0.0, 1.0)),
-    "frame.mono16_mode": (_T.STRING, "16-bit to 8-bit normalisation: 'percentile' (per "
-                          "frame) or 'fixed' (fixed_min..fixed_max)", {}),
-    "frame.percentile_low": (_T.DOUBLE, "lower percentile for mono16_mode percentile",
-                             _range(0.0, 100.0)),
-    "frame.percentile_high": (_T.DOUBLE, "upper percentile for mono16_mode percentile",
-                              _range(0.0, 100.0)),
-    "frame.fixed_min": (_T.DOUBLE, "raw value mapped to 0 in mono16_mode fixed", {}),
-    "frame.fixed_max": (_T.DOUBLE, "raw value mapped to 255 in mono16_mode fixed", {}),
-}
-MODEL_PARAMS = ("model", "backend", "device", "threads")
-LIMIT_PARAMS = ("expected_min_rate", "expected_max_rate", "max_latency_ms", "stale_timeout")
+_PARAM_TYPES = {bool: Parameter.Type.BOOL, int: Parameter.Type.INTEGER,
+                float: Parameter.Type.DOUBLE, str: Parameter.Type.STRING}
+SPECS: dict[str, ParamSpec] = {p.name: p for p in all_parameters()}
+CORE_OVERRIDES = [name for name, p in SPECS.items() if p.default is None]
+RELOAD_PARAMS = set(MODEL_PARAMS) | set(CORE_OVERRIDES)
 
 
 class _Refused(Exception):
@@ -104,7 +92,7 @@ class _Refused(Exception):
 
 @dataclass(frozen=True)
 class _Frame:
-    """A converted image waiting for (or used by) the tracker."""
+    """A converted image (kept for SetTargets requests on a stamp)."""
 
     pixels: np.ndarray
     header: Header
@@ -112,13 +100,58 @@ class _Frame:
     received: float  # time.monotonic() at arrival
 
 
-class TrackerNode(Node):
+def _descriptor(spec: ParamSpec) -> ParameterDescriptor:
+    extra: dict[str, Any] = {}
+    if spec.range and spec.kind is float:
+        extra["floating_point_range"] = [FloatingPointRange(
+            from_value=float(spec.range[0]), to_value=float(spec.range[1]))]
+    elif spec.range and spec.kind is int:
+        extra["integer_range"] = [IntegerRange(
+            from_value=int(spec.range[0]), to_value=int(spec.range[1]), step=1)]
+    return ParameterDescriptor(
+        description=spec.description, read_only=spec.read_only,
+        additional_constraints=f"one of {', '.join(spec.choices)}" if spec.choices else "",
+        **extra)
+
+
+class RosLogHandler(logging.Handler):
+    """Python ``logging`` records (the core's) -> the node's logger, hence /rosout."""
+
+    def __init__(self, logger: Any) -> None:
+        super().__init__(logging.DEBUG)
+        self._logger = logger
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            text = f"[{record.name}] {record.getMessage()}"
+            if record.exc_info:
+                text += "\n" + "".join(traceback.format_exception(*record.exc_info))
+            if record.levelno >= logging.CRITICAL:
+                self._logger.fatal(text)
+            elif record.levelno >= logging.ERROR:
+                self._logger.error(text)
+            elif record.levelno >= logging.WARNING:
+                self._logger.warning(text)
+            elif record.levelno >= logging.INFO:
+                self._logger.info(text)
+            else:
+                self._logger.debug(text)
+        except Exception:  # noqa: BLE001 - logging must never raise
+            self.handleError(record)
+
+
+class TrackerNode(LifecycleNode):
     """Runs a ``tir_tracker_core`` Tracker on an image topic (see the module docstring)."""
 
     def __init__(self, node_name: str = NODE_NAME, **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
-        self._declare_parameters()
+        for spec in SPECS.values():
+            if spec.default is None:
+                self.declare_parameter(spec.name, _PARAM_TYPES[spec.kind], _descriptor(spec))
+            else:
+                self.declare_parameter(spec.name, spec.default, _descriptor(spec))
         get = self._value
+        self.autostart = bool(get("autostart"))
         self._image_topic = get("image_topic")
         reliability = get("image_reliability")
         if reliability not in RELIABILITY:
@@ -126,27 +159,33 @@ class TrackerNode(Node):
                 f"image_reliability {reliability!r} is not one of {sorted(RELIABILITY)}; "
                 "using best_effort")
             reliability = "best_effort"
+        self._qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
+                               reliability=RELIABILITY[reliability],
+                               durability=DurabilityPolicy.VOLATILE)
+        self._reliability = reliability
         self._publish_debug = get("publish_debug_image")
+        self._class_id = get("detection_class_id")
         self._limits = Limits(**{name: get(name) for name in LIMIT_PARAMS})
-
-        self._stats = FrameStats(window=get("statistics_window"))
-        self._tracker = None
-        self._tracker_lock = threading.Lock()  # the Tracker is used by worker and services
+        self._stats = FrameStats(window=get("statistics_window"),
+                                 expected_rate=get("expected_rate"),
+                                 max_gap=max(self._limits.stale_timeout, 0.5))
+        self._tracker: Any = None
+        self._preloaded: Any = None  # a tracker loaded while unconfigured, for configure
         self._model = ModelStatus(get("model"), get("backend"), get("device"), loaded=False)
-        self._frames_lock = threading.Condition()
-        self._pending: _Frame | None = None  # newest frame not yet taken by the worker
         self._recent: deque[_Frame] = deque(maxlen=get("frame_buffer_size"))
-        self._stop = threading.Event()
         self._last_rejection = ("", 0.0)  # reason and time last logged
+        # Published ids are the core's plus an offset raised at every rebuild, so that ids
+        # are never reused within a run although a new core Tracker counts from 1 again.
+        self._id_offset = 0
+        self._max_id = 0
+        self._retry_timer: Any = None
+        self._autostart_failed = False
+        self._image_sub: Any = None
+        self._tracks_pub: Any = None
+        self._detections_pub: Any = None
+        self._debug_pub: Any = None
 
-        qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
-                         reliability=RELIABILITY[reliability],
-                         durability=DurabilityPolicy.VOLATILE)
-        self._tracks_pub = self.create_publisher(TrackArray, "~/tracks", 10)
-        self._debug_pub = self.create_publisher(Image, "~/debug_image", qos)
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
-        self.create_subscription(Image, self._image_topic, self._on_image, qos,
-                                 callback_group=MutuallyExclusiveCallbackGroup())
         self.create_service(SetTargets, "~/set_targets", self._on_set_targets)
         self.create_service(RemoveTargets, "~/remove_targets", self._on_remove_targets)
         self.create_service(Trigger, "~/clear_targets", self._on_clear_targets)
@@ -154,55 +193,101 @@ class TrackerNode(Node):
         self._hardware_id = get("hardware_id") or self.resolve_topic_name(self._image_topic)
         self._diag_prefix = self.get_fully_qualified_name().lstrip("/")
         self.add_on_set_parameters_callback(self._on_set_parameters)
+        if VISION_MSGS_ERROR:
+            self.get_logger().warning(f"vision_msgs is not importable ({VISION_MSGS_ERROR}): "
+                                      "~/detections is not published")
 
-        self._load(self._model_spec({}))
-        self._worker = threading.Thread(target=self._work, name="tir_tracker_worker",
-                                        daemon=True)
-        self._worker.start()
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> bool:
+        """configure + activate (autostart); True when active."""
+        if self.trigger_configure() != TransitionCallbackReturn.SUCCESS:
+            self._autostart_failed = True
+            self.get_logger().error("autostart: configure failed; setting a model parameter "
+                                    "retries it")
+            return False
+        self._autostart_failed = False
+        return self.trigger_activate() == TransitionCallbackReturn.SUCCESS
+
+    def _state(self) -> str:
+        return self._state_machine.current_state[1]
+
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        return self._transition("configure", self._configure)
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        return self._transition("activate", self._activate)
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        return self._transition("deactivate", self._deactivate)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        return self._transition("cleanup", self._cleanup)
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        return self._transition("shutdown", self._cleanup)
+
+    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._cleanup()
+        return TransitionCallbackReturn.SUCCESS  # back to unconfigured
+
+    def _transition(self, name: str, step: Callable[[], bool]) -> TransitionCallbackReturn:
+        try:
+            ok = step()
+        except Exception:  # noqa: BLE001 - rclpy would swallow it without a word
+            self.get_logger().error(f"{name} failed:\n{traceback.format_exc()}")
+            return TransitionCallbackReturn.ERROR
+        if ok:
+            self.get_logger().info(f"{name}: done")
+        return TransitionCallbackReturn.SUCCESS if ok else TransitionCallbackReturn.FAILURE
+
+    def _configure(self) -> bool:
+        tracker, self._preloaded = self._preloaded, None
+        if tracker is None:
+            if self._load(self._model_spec({})):
+                return False  # logged, in diagnostics; stays unconfigured
+        else:
+            self._swap(tracker, self._model_spec({}))
+        self._tracks_pub = self.create_publisher(TrackArray, "~/tracks", 10)
+        if Detection2DArray is not None:
+            self._detections_pub = self.create_publisher(Detection2DArray, "~/detections", 10)
+        self._debug_pub = self.create_publisher(Image, "~/debug_image", self._qos)
+        return True
+
+    def _activate(self) -> bool:
+        self._image_sub = self.create_subscription(Image, self._image_topic, self._on_image,
+                                                   self._qos)
         self.get_logger().info(
             f"tracking images of {self.resolve_topic_name(self._image_topic)} "
-            f"({reliability}), tracks on {self.resolve_topic_name('~/tracks')}")
+            f"({self._reliability}), tracks on {self.resolve_topic_name('~/tracks')}")
+        return True
+
+    def _deactivate(self) -> bool:
+        if self._image_sub is not None:
+            self.destroy_subscription(self._image_sub)
+            self._image_sub = None
+        return True
+
+    def _cleanup(self) -> bool:
+        self._deactivate()
+        for pub in (self._tracks_pub, self._detections_pub, self._debug_pub):
+            if pub is not None:
+                self.destroy_publisher(pub)
+        self._tracks_pub = self._detections_pub = self._debug_pub = None
+        if self._tracker is not None:
+            self._id_offset = self._max_id
+        self._tracker = None
+        self._recent.clear()
+        self._model = replace(self._model, loaded=False, error="")
+        return True
+
+    def close(self) -> None:
+        """Leave the lifecycle (shutdown transition) before the node is destroyed."""
+        if self._retry_timer is not None:
+            self.destroy_timer(self._retry_timer)
+        if self._state() in ("unconfigured", "inactive", "active"):
+            self.trigger_shutdown()
 
     # ------------------------------------------------------------------ parameters
-    def _declare_parameters(self) -> None:
-        def declare(name: str, default: Any, description: str, read_only: bool = False,
-                    **extra: Any) -> None:
-            self.declare_parameter(name, default, ParameterDescriptor(
-                description=description, read_only=read_only, **extra))
-
-        declare("model", "default", "'default' (shipped checkpoint), a .safetensors "
-                "checkpoint path (with its .json beside it) or 'nanotrack:FILE.pth'; "
-                "changing it reloads the tracker (targets are cleared)")
-        declare("backend", "torch", "inference backend of the core (e.g. torch, onnxruntime)")
-        declare("device", "cpu", "inference device (cpu, cuda, cuda:0, ...)")
-        declare("threads", 1, "CPU threads of the inference backend (0: the backend's "
-                "default, all cores); the tracker's small networks gain little from more, "
-                "and a robot's CPU is shared", **_irange(0, 1024))
-        declare("image_topic", "image", "input sensor_msgs/Image topic", read_only=True)
-        declare("image_reliability", "best_effort", "image QoS reliability: best_effort "
-                "(sensor data) or reliable; history is KEEP_LAST 1", read_only=True)
-        declare("publish_debug_image", False, "publish ~/debug_image (bgr8, boxes drawn) "
-                "while it has subscribers")
-        declare("frame_buffer_size", 30, "recent images kept for SetTargets requests with "
-                "a stamp", read_only=True, **_irange(1, 1000))
-        declare("diagnostic_period", 1.0, "seconds between /diagnostics messages",
-                read_only=True, **_range(0.01, 3600.0))
-        declare("statistics_window", 5.0, "seconds over which rates and latency are "
-                "computed", read_only=True, **_range(0.1, 3600.0))
-        declare("hardware_id", "", "hardware_id of the diagnostic statuses (default: the "
-                "image topic)", read_only=True)
-        declare("expected_min_rate", 0.0, "input rate (Hz) below which input is WARN; 0: "
-                "no check", **_range(0.0, 10000.0))
-        declare("expected_max_rate", 0.0, "input rate (Hz) above which input is WARN; 0: "
-                "no check", **_range(0.0, 10000.0))
-        declare("max_latency_ms", 0.0, "median latency (image stamp to tracks) above which "
-                "tracking is WARN; 0: no check", **_range(0.0, 1e6))
-        declare("stale_timeout", 2.0, "seconds without images before input is WARN",
-                **_range(0.0, 3600.0))
-        for name, (ptype, description, extra) in CORE_OVERRIDES.items():
-            self.declare_parameter(name, ptype, ParameterDescriptor(
-                description=description + " (unset: the model's own value)", **extra))
-
     def _value(self, name: str) -> Any:
         return self.get_parameter(name).value
 
@@ -231,23 +316,35 @@ class TrackerNode(Node):
         if (new_limits.expected_min_rate and new_limits.expected_max_rate
                 and new_limits.expected_min_rate > new_limits.expected_max_rate):
             return SetParametersResult(
-                successful=False, reason=f"expected_min_rate {new_limits.expected_min_rate} "
-                f"is above expected_max_rate {new_limits.expected_max_rate}")
-        if any(name in MODEL_PARAMS or name in CORE_OVERRIDES for name in changes):
-            error = self._load(self._model_spec(changes))
-            if error:
-                return SetParametersResult(successful=False, reason=error)
+                successful=False, reason=f"expected_min_rate {new_limits.expected_min_rate:g} "
+                f"is above expected_max_rate {new_limits.expected_max_rate:g}")
+        if RELOAD_PARAMS & set(changes):
+            if self._tracker is not None:  # configured: rebuild now, refuse what fails
+                error = self._load(self._model_spec(changes))
+                if error:
+                    return SetParametersResult(successful=False, reason=error)
+            elif self.autostart and self._autostart_failed:  # retry the failed autostart
+                error = self._load(self._model_spec(changes), keep=True)
+                if error:
+                    return SetParametersResult(successful=False, reason=error)
+                self._retry_timer = self.create_timer(0.0, self._retry_start)
         self._limits = new_limits
+        self._stats.max_gap = max(new_limits.stale_timeout, 0.5)
+        self._stats.expected_rate = changes.get("expected_rate", self._stats.expected_rate)
         self._publish_debug = changes.get("publish_debug_image", self._publish_debug)
+        self._class_id = changes.get("detection_class_id", self._class_id)
         return SetParametersResult(successful=True)
 
-    # ------------------------------------------------------------------ model
-    def _load(self, spec: dict[str, Any]) -> str:
-        """Build a tracker for ``spec`` and swap it in; returns "" or the reason it failed.
+    def _retry_start(self) -> None:
+        self.destroy_timer(self._retry_timer)
+        self._retry_timer = None
+        if self._state() == "unconfigured":
+            self.start()
 
-        A failure keeps the previous tracker (WARN in diagnostics) or, without one, leaves
-        tracking off (ERROR) until a model parameter change loads a model.
-        """
+    # ------------------------------------------------------------------ model
+    def _load(self, spec: dict[str, Any], keep: bool = False) -> str:
+        """Build a tracker for ``spec`` and swap it in (``keep``: hold it for configure);
+        returns "" or the reason it failed. A failure keeps the previous tracker."""
         log = self.get_logger()
         log.info(f"loading model {spec['model']!r} on {spec['backend']}/{spec['device']}"
                  + (f" with {spec['tracker']} {spec['frame']}"
@@ -261,13 +358,11 @@ class TrackerNode(Node):
                       f"{traceback.format_exc()}")
             error = f"{type(e).__name__}: {e}"
         else:
-            with self._tracker_lock:
-                replaced = self._tracker is not None and self._tracker.num_targets
-                self._tracker = tracker
-            self._model = ModelStatus(spec["model"], tracker.backend_name, tracker.device,
-                                      loaded=True, failures=self._model.failures)
-            log.info(f"model {spec['model']!r} ready on {tracker.backend_name}/"
-                     f"{tracker.device}" + ("; previous targets cleared" if replaced else ""))
+            if keep:
+                self._preloaded = tracker
+                self._model = replace(self._model, model=spec["model"], error="")
+            else:
+                self._swap(tracker, spec)
             return ""
         error = (f"loading model {spec['model']!r} on {spec['backend']}/{spec['device']} "
                  f"failed: {error}")
@@ -275,22 +370,31 @@ class TrackerNode(Node):
         self._model = replace(self._model, error=error, failures=self._model.failures + 1)
         return error
 
+    def _swap(self, tracker: Any, spec: dict[str, Any]) -> None:
+        replaced = self._tracker is not None and self._tracker.num_targets
+        if self._tracker is not None:
+            self._id_offset = self._max_id  # the new tracker's ids start above every old one
+        self._tracker = tracker
+        self._model = ModelStatus(spec["model"], tracker.backend_name, tracker.device,
+                                  loaded=True, failures=self._model.failures)
+        self.get_logger().info(
+            f"model {spec['model']!r} ready on {tracker.backend_name}/{tracker.device}"
+            + ("; previous targets cleared" if replaced else "")
+            + (f"; new target ids start at {self._id_offset + 1}" if self._id_offset else ""))
+
     # ------------------------------------------------------------------ images
     def _on_image(self, msg: Image) -> None:
         received = time.monotonic()
-        self._stats.received()
+        stamp_ns = conv.stamp_to_ns(msg.header.stamp)
+        self._stats.received(stamp_ns)
         try:
             pixels = conv.image_to_array(msg)
         except conv.ImageConversionError as e:
             self._reject(str(e))
             return
-        frame = _Frame(pixels, msg.header, conv.stamp_to_ns(msg.header.stamp), received)
-        with self._frames_lock:
-            self._recent.append(frame)
-            if self._pending is not None:
-                self._stats.dropped()
-            self._pending = frame
-            self._frames_lock.notify()
+        frame = _Frame(pixels, msg.header, stamp_ns, received)
+        self._recent.append(frame)
+        self._process(frame)
 
     def _reject(self, reason: str) -> None:
         """Count a rejected image; log each new reason, a repeated one every 5 s."""
@@ -301,44 +405,39 @@ class TrackerNode(Node):
             self._last_rejection = (reason, now)
             self.get_logger().warning(f"image rejected: {reason}")
 
-    def _work(self) -> None:
-        """Worker thread: track the newest frame, publish, repeat."""
-        while not self._stop.is_set():
-            with self._frames_lock:
-                if self._pending is None:
-                    self._frames_lock.wait(0.2)
-                frame, self._pending = self._pending, None
-            if frame is not None:
-                self._process(frame)
-
     def _process(self, frame: _Frame) -> None:
         tracks: tuple = ()
-        with self._tracker_lock:
-            tracker = self._tracker
-            if tracker is not None and tracker.num_targets:
-                try:
-                    tracks = tracker.update(frame.pixels)
-                except TrackerInputError as e:
-                    self._reject(str(e))
-                    return
-                except Exception:  # noqa: BLE001 - keep the node alive, log the bug
-                    self.get_logger().error(
-                        f"tracker update failed:\n{traceback.format_exc()}",
-                        throttle_duration_sec=5.0)
-                    self._reject("tracker update failed (see the node log)")
-                    return
-            targets = tracker.num_targets if tracker is not None else 0
-        out = TrackArray(header=frame.header,
-                         tracks=[conv.fill_track(TrackMsg(), t) for t in tracks])
-        self._tracks_pub.publish(out)
+        tracker = self._tracker
+        if tracker is None or self._tracks_pub is None:
+            return
+        if tracker.num_targets:
+            try:
+                tracks = tracker.update(frame.pixels)
+            except TrackerInputError as e:
+                self._reject(str(e))
+                return
+            except Exception:  # noqa: BLE001 - keep the node alive, log the bug
+                self.get_logger().error(f"tracker update failed:\n{traceback.format_exc()}",
+                                        throttle_duration_sec=5.0)
+                self._reject("tracker update failed (see the node log)")
+                return
+        offset = self._id_offset
+        self._tracks_pub.publish(TrackArray(header=frame.header, tracks=[
+            conv.fill_track(TrackMsg(), t, id_offset=offset) for t in tracks]))
+        if self._detections_pub is not None:
+            self._detections_pub.publish(Detection2DArray(header=frame.header, detections=[
+                conv.fill_detection(Detection2D(header=frame.header), ObjectHypothesisWithPose(),
+                                    t, self._class_id, id_offset=offset)
+                for t in tracks if not t.lost]))
         now_ns = self.get_clock().now().nanoseconds
         latency = (now_ns - frame.stamp_ns) * 1e-9 if frame.stamp_ns else None
-        lost = sum(t.state.value == "lost" for t in tracks)
-        self._stats.processed(latency, time.monotonic() - frame.received, targets,
+        lost = sum(t.lost for t in tracks)
+        self._stats.processed(latency, time.monotonic() - frame.received, tracker.num_targets,
                               len(tracks) - lost, lost)
         if self._publish_debug and self._debug_pub.get_subscription_count():
+            shown = [replace(t, id=t.id + offset) for t in tracks]
             debug = conv.fill_image(Image(header=frame.header),
-                                    conv.annotate(frame.pixels, tracks), "bgr8")
+                                    conv.annotate(frame.pixels, shown), "bgr8")
             self._debug_pub.publish(debug)
 
     # ------------------------------------------------------------------ services
@@ -351,10 +450,12 @@ class TrackerNode(Node):
 
     def _frame_for(self, stamp_ns: int) -> _Frame:
         """The recent frame with ``stamp_ns`` (0: the newest); raises _Refused if none."""
-        with self._frames_lock:
-            recent = list(self._recent)
+        recent = list(self._recent)
         topic = self.resolve_topic_name(self._image_topic)
         if not recent:
+            if self._image_sub is None:
+                raise _Refused(f"the node is {self._state()}, not active: it takes no images "
+                               "(activate it)")
             raise _Refused(f"no image received yet on {topic}; targets are set on a "
                            "received image")
         if not stamp_ns:
@@ -369,19 +470,18 @@ class TrackerNode(Node):
 
     def _with_tracker(self, response: Any, service: str,
                       call: Callable[[Any], str]) -> Any:
-        """Run ``call(tracker)`` under the tracker lock; answer success + message."""
-        with self._tracker_lock:
-            tracker = self._tracker
-            if tracker is None:
-                return self._fail(response, service, "no model loaded: "
-                                  f"{self._model.error or 'still loading'}")
-            try:
-                message = call(tracker)
-            except (_Refused, TrackerInputError) as e:
-                return self._fail(response, service, str(e))
-            except Exception as e:  # noqa: BLE001 - answer instead of killing the executor
-                self.get_logger().error(f"{service} failed:\n{traceback.format_exc()}")
-                return self._fail(response, service, f"internal error {type(e).__name__}: {e}")
+        """Run ``call(tracker)``; answer success + message."""
+        tracker = self._tracker
+        if tracker is None:
+            reason = self._model.error or f"the node is {self._state()} (configure it)"
+            return self._fail(response, service, f"no model loaded: {reason}")
+        try:
+            message = call(tracker)
+        except (_Refused, TrackerInputError) as e:
+            return self._fail(response, service, str(e))
+        except Exception as e:  # noqa: BLE001 - answer instead of killing the executor
+            self.get_logger().error(f"{service} failed:\n{traceback.format_exc()}")
+            return self._fail(response, service, f"internal error {type(e).__name__}: {e}")
         response.success = True
         response.message = message
         self.get_logger().info(f"{service}: {message}")
@@ -396,10 +496,12 @@ class TrackerNode(Node):
         def set_targets(tracker: Any) -> str:
             frame = self._frame_for(conv.stamp_to_ns(request.stamp))
             action = tracker.init if request.replace else tracker.add
-            response.ids = action(frame.pixels, boxes)
+            ids = [int(i) + self._id_offset for i in action(frame.pixels, boxes)]
+            self._max_id = max([self._max_id, *ids])
+            response.ids = ids
             verb = "tracking" if request.replace else "added"
-            return (f"{verb} {len(boxes)} target(s), ids {list(response.ids)}, on the image "
-                    f"stamped {frame.stamp_ns * 1e-9:.9f}; {tracker.num_targets} held")
+            return (f"{verb} {len(boxes)} target(s), ids {ids}, on the image stamped "
+                    f"{frame.stamp_ns * 1e-9:.9f}; {tracker.num_targets} held")
 
         return self._with_tracker(response, "set_targets", set_targets)
 
@@ -411,7 +513,11 @@ class TrackerNode(Node):
                               "no ids given; call ~/clear_targets to remove every target")
 
         def remove(tracker: Any) -> str:
-            tracker.remove(ids)
+            held = [int(i) + self._id_offset for i in tracker.ids]
+            unknown = [i for i in ids if i not in held]
+            if unknown:
+                raise _Refused(f"unknown target id(s) {unknown}; held ids: {held}")
+            tracker.remove([i - self._id_offset for i in ids])
             return f"removed target(s) {ids}; {tracker.num_targets} held"
 
         return self._with_tracker(response, "remove_targets", remove)
@@ -430,40 +536,92 @@ class TrackerNode(Node):
         array = DiagnosticArray()
         array.header.stamp = self.get_clock().now().to_msg()
         topic = self.resolve_topic_name(self._image_topic)
+        state = self._state()
         for status in statuses(self._diag_prefix, topic, self._stats.snapshot(), self._model,
                                self._limits):
+            values = dict(status.values, lifecycle_state=state)
+            message = status.message
+            if state != "active" and not status.level:
+                message = f"{message} (node {state})"
             array.status.append(DiagnosticStatus(
-                level=bytes([status.level]), name=status.name, message=status.message,
+                level=bytes([status.level]), name=status.name, message=message,
                 hardware_id=self._hardware_id,
-                values=[KeyValue(key=k, value=v) for k, v in status.values.items()]))
+                values=[KeyValue(key=k, value=v) for k, v in values.items()]))
         self._diag_pub.publish(array)
 
-    # ------------------------------------------------------------------ shutdown
-    def destroy_node(self) -> None:
-        self._stop.set()
-        with self._frames_lock:
-            self._frames_lock.notify_all()
-        if self._worker.is_alive():
-            self._worker.join(timeout=5.0)
-        super().destroy_node()
+
+# ---------------------------------------------------------------------------- main
+USAGE = """usage: tir-tracker-node [-h] [--ros-args ...]
+
+ROS 2 node tracking thermal-infrared targets (tir_tracker_ros). Targets are set with the
+~/set_targets service; tracks are published on ~/tracks and ~/detections. Examples:
+
+  tir-tracker-node --ros-args --params-file config/tracker.yaml -r image:=/camera/image_raw
+  ros2 launch tir_tracker_ros tracker.launch.py image:=/camera/image_raw namespace:=cam1
+
+Parameters (set them in a params file under `/**:` -> `ros__parameters:`, or -p name:=value):
+"""
+
+
+def _wants_help(argv: list[str]) -> bool:
+    own = argv[1:argv.index("--ros-args")] if "--ros-args" in argv else argv[1:]
+    return any(a in ("-h", "--help") for a in own)
+
+
+def _forward_python_logging(node: LifecycleNode) -> tuple[list[logging.Logger], RosLogHandler]:
+    handler = RosLogHandler(node.get_logger())
+    loggers = [logging.getLogger(name) for name in ("tir_tracker_core", "tir_tracker_ros")]
+    for logger in loggers:
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+    return loggers, handler
 
 
 def main(args: Iterable[str] | None = None) -> int:
     """Console script ``tir-tracker-node``: ``tir-tracker-node --ros-args --params-file
-    config/tracker.yaml [-r image:=/camera/image_raw]``."""
-    logging.basicConfig(level=logging.INFO, format="[%(levelname)s] [%(name)s]: %(message)s")
-    rclpy.init(args=list(args) if args is not None else sys.argv)
+    config/tracker.yaml [-r image:=/camera/image_raw]``.
+
+    SIGINT and SIGTERM (once or repeatedly) end the spin loop; the node then leaves its
+    lifecycle, is destroyed, and ROS shuts down, in this order: exit code 0.
+    """
+    argv = list(args) if args is not None else list(sys.argv)
+    if _wants_help(argv):
+        print(USAGE + help_text())
+        return 0
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        stop.set()  # only a flag: safe at any point, also during shutdown
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, on_signal)
+    rclpy.init(args=argv, signal_handler_options=SignalHandlerOptions.NO)
     node = None
+    executor = SingleThreadedExecutor()
+    forwarded: tuple[list[logging.Logger], RosLogHandler] | None = None
     try:
         node = TrackerNode()
-        executor = MultiThreadedExecutor(num_threads=2)
+        forwarded = _forward_python_logging(node)
         executor.add_node(node)
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
+        if node.autostart and not stop.is_set():
+            node.start()
+        while not stop.is_set() and rclpy.ok():
+            executor.spin_once(timeout_sec=0.1)
+        if stop.is_set():
+            node.get_logger().info("signal received: shutting down")
+    except ExternalShutdownException:
         pass
     finally:
         if node is not None:
+            node.close()
+            executor.remove_node(node)
             node.destroy_node()
+        if forwarded is not None:
+            for logger in forwarded[0]:
+                logger.removeHandler(forwarded[1])
+                logger.propagate = True
+        executor.shutdown(timeout_sec=1.0)
         rclpy.try_shutdown()
     return 0
 

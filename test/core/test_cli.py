@@ -17,44 +17,39 @@ def seq_dir(tmp_path_factory):
                           modality="tir")
 
 
-@pytest.fixture(scope="module")
-def nanotrack_spec(shared_data):
-    return f"nanotrack:{shared_data / 'weights/nanotrack/v2/nanotrackv2.pth'}"
-
-
-def test_eval_writes_table_and_results(seq_dir, nanotrack_spec, tmp_path, capsys):
+def test_eval_writes_table_and_results(seq_dir, tmp_path, capsys):
     out = tmp_path / "eval"
-    assert main(["eval", str(seq_dir), "--tracker", nanotrack_spec, "--tracker", "opencv:kcf",
+    assert main(["eval", str(seq_dir), "--tracker", "default", "--tracker", "opencv:kcf",
                  "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "| tracker | success |" in printed and "opencv:kcf" in printed
     res = json.loads((out / "results.json").read_text())
-    for name in ("nanotrackv2@torch", "opencv:kcf"):
+    for name in ("default@torch", "opencv:kcf"):
         per_seq = res["trackers"][name]["sequences"][seq_dir.name]
         for key in ("success", "precision", "norm_precision", "fps"):
             assert isinstance(per_seq[key], float)
-    assert res["trackers"]["nanotrackv2@torch"]["extra"]["MACs (G)"] > 0
+    assert res["trackers"]["default@torch"]["extra"]["MACs (G)"] > 0
     assert (out / "success_plot.png").is_file()
 
 
-def test_bench_two_target_counts(seq_dir, nanotrack_spec, tmp_path, capsys):
+def test_bench_two_target_counts(seq_dir, tmp_path, capsys):
     out = tmp_path / "bench"
-    assert main(["bench", str(seq_dir), "--tracker", nanotrack_spec, "--targets", "1,2",
+    assert main(["bench", str(seq_dir), "--tracker", "default", "--targets", "1,2",
                  "--max-frames", "4", "--warmup", "1", "--out", str(out)]) == 0
     res = json.loads((out / "bench.json").read_text())
     assert "p50" in capsys.readouterr().out
     assert res  # structure is checked by the bench tests; here: the CLI wrote it
 
 
-def test_bench_reference_by_spec_is_benchmarked_too(seq_dir, nanotrack_spec, tmp_path, capsys):
+def test_bench_reference_by_spec_is_benchmarked_too(seq_dir, tmp_path, capsys):
     out = tmp_path / "bench"
-    assert main(["bench", str(seq_dir), "--tracker", "opencv:kcf", "--reference", nanotrack_spec,
+    assert main(["bench", str(seq_dir), "--tracker", "opencv:kcf", "--reference", "default",
                  "--targets", "1", "--max-frames", "3", "--warmup", "0", "--out",
                  str(out)]) == 0
     table = capsys.readouterr().out
-    assert "| nanotrackv2@torch | 1 |" in table and "| opencv:kcf | 1 |" in table
+    assert "| default@torch | 1 |" in table and "| opencv:kcf | 1 |" in table
     res = json.loads((out / "bench.json").read_text())
-    assert res["reference"] == "nanotrackv2@torch"
+    assert res["reference"] == "default@torch"
 
 
 @pytest.mark.parametrize("targets", ["1,x", "0,4", ""])
@@ -64,12 +59,12 @@ def test_bench_bad_target_counts_are_a_clear_error(seq_dir, targets, tmp_path, c
     assert "--targets" in capsys.readouterr().err
 
 
-def test_probe_prints_table_and_writes_json(shared_data, nanotrack_spec, tmp_path, capsys):
+def test_probe_prints_table_and_writes_json(shared_data, tmp_path, capsys):
     out = tmp_path / "probe"
     assert main(["probe", str(shared_data / "paired_rgbt/llvip/ir_only_annotated"),
-                 "--tracker", nanotrack_spec, "--max-boxes", "2", "--updates", "2",
+                 "--tracker", "default", "--max-boxes", "2", "--updates", "2",
                  "--out", str(out)]) == 0
-    assert "| nanotrackv2@torch | 2 |" in capsys.readouterr().out
+    assert "| default@torch | 2 |" in capsys.readouterr().out
     (res,) = json.loads((out / "probe.json").read_text())
     assert res["num_boxes"] == 2 and len(res["log_size_error"]) == 3
 
@@ -80,10 +75,10 @@ def test_bad_spec_is_a_clear_error(seq_dir, tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
 
 
-def test_track_command_on_image_folder(seq_dir, nanotrack_spec, tmp_path, capsys):
+def test_track_command_on_image_folder(seq_dir, tmp_path, capsys):
     gt = (seq_dir / "groundtruth_rect.txt").read_text().splitlines()[0]
     out = tmp_path / "track"
-    assert main(["track", str(seq_dir), "--box", gt, "--model", nanotrack_spec, "--out", str(out),
+    assert main(["track", str(seq_dir), "--box", gt, "--model", "default", "--out", str(out),
                  "--no-video"]) == 0
     rows = json.loads((out / "tracks.json").read_text())
     assert len(rows) == 12 and rows[-1]["frame"] == 11

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from tir_tracker_core.config import (FrameConfig, TrackerConfig, apply_overrides, from_dict,
+from tir_tracker_core.config import (FrameConfig, TrackerConfig, from_dict,
                                      load_yaml, replace)
 from tir_tracker_core.errors import ConfigError
 
@@ -31,9 +31,7 @@ def test_int_promoted_to_float_and_replace_validates():
         replace(cfg, {"max_targets": "many"})
 
 
-def test_overrides_and_yaml(tmp_path):
-    data = apply_overrides({"a": {"b": 1}}, ["a.b=2", "a.c=[1, 2]", "d=x"])
-    assert data == {"a": {"b": 2, "c": [1, 2]}, "d": "x"}
+def test_load_yaml_rejects_bad_files(tmp_path):
     p = tmp_path / "c.yaml"
     p.write_text("- not a mapping\n")
     with pytest.raises(ConfigError, match="mapping"):

@@ -93,14 +93,15 @@ def camera(args: argparse.Namespace) -> int:
     boxes = np.asarray(seq.boxes[0])
     ros = Ros("test_camera")
     try:
-        image_pub = ros.node.create_publisher(Image, IMAGE_TOPIC, SENSOR_QOS)
+        image_pub = ros.node.create_publisher(Image, args.image, SENSOR_QOS)
         gt_pub = ros.node.create_publisher(TrackArray, GT_TOPIC, 100)
         targets_set = threading.Event()
         ros.node.create_subscription(
             TrackArray, f"{args.node}/tracks",
             lambda msg: targets_set.set() if msg.tracks else None, 10)
         wait_for(lambda: image_pub.get_subscription_count() >= 1
-                 and gt_pub.get_subscription_count() >= 1, 60, "image and gt subscribers")
+                 and (args.no_gt_wait or gt_pub.get_subscription_count() >= 1), 60,
+                 "image and gt subscribers")
         time.sleep(0.5)  # let the reliable gt reader's discovery settle both ways
         period = 1.0 / args.rate
 
@@ -116,12 +117,20 @@ def camera(args: argparse.Namespace) -> int:
         while not targets_set.is_set() and time.monotonic() < deadline:
             show(0)
             time.sleep(period)
-        start = time.monotonic()
-        for i in range(1, len(frames)):
-            wait = start + i * period - time.monotonic()
-            if wait > 0:
-                time.sleep(wait)
-            show(i)
+        order = list(range(1, len(frames)))
+        if args.loop:  # forth and back until stopped: the motion stays continuous
+            order = order + order[-2::-1]
+        start, n = time.monotonic(), 0
+        while True:
+            for i in order:
+                n += 1
+                wait = start + n * period - time.monotonic()
+                if wait > 0:
+                    time.sleep(wait)
+                show(i)
+            if not args.loop:
+                break
+            order.reverse()
         time.sleep(0.5)
     finally:
         ros.close()
@@ -307,6 +316,72 @@ def _remove(c: Client, ids: list[int]) -> dict[str, Any]:
     return {"success": r.success, "message": r.message}
 
 
+def client_lifecycle(c: Client, args: argparse.Namespace) -> dict[str, Any]:
+    """autostart false: walk the lifecycle, feeding images, and see what comes out when."""
+    from lifecycle_msgs.msg import Transition
+    from lifecycle_msgs.srv import ChangeState, GetState
+    from vision_msgs.msg import Detection2DArray
+
+    change = c.node.create_client(ChangeState, f"{c.prefix}/change_state")
+    get = c.node.create_client(GetState, f"{c.prefix}/get_state")
+    detections: list[Detection2DArray] = []
+    c.node.create_subscription(Detection2DArray, f"{c.prefix}/detections",
+                               detections.append, 100)
+    publisher = c.node.create_publisher(Image, args.image, SENSOR_QOS)
+    frame = np.full((512, 640), 7500, np.uint16)
+    frame[200:260, 300:380] = 9000  # a warm rectangle to track
+    out: dict[str, Any] = {}
+
+    def state() -> str:
+        return c.call(get, GetState.Request()).current_state.label
+
+    def transition(tid: int) -> bool:
+        return c.call(change, ChangeState.Request(transition=Transition(id=tid))).success
+
+    def feed(seconds: float) -> int:
+        """Publish images at 30 Hz; returns how many tracks messages came meanwhile."""
+        before = len(c.tracks)
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            msg = _image(frame, "mono16")
+            publisher.publish(msg)
+            time.sleep(1 / 30)
+        time.sleep(0.3)
+        return len(c.tracks) - before
+
+    out["initial"] = state()
+    out["set_targets_unconfigured"] = c.targets([(300.0, 200.0, 80.0, 60.0)])
+    out["configure"] = transition(Transition.TRANSITION_CONFIGURE)
+    out["after_configure"] = state()
+    out["tracks_while_inactive"] = feed(1.0)
+    out["set_targets_inactive"] = c.targets([(300.0, 200.0, 80.0, 60.0)])
+    out["activate"] = transition(Transition.TRANSITION_ACTIVATE)
+    out["after_activate"] = state()
+    wait_for(lambda: publisher.get_subscription_count() >= 1, 30, "the image subscription")
+    feed(0.5)
+    out["set_targets_active"] = c.targets([(300.0, 200.0, 80.0, 60.0)])
+    out["tracks_while_active"] = feed(1.5)
+    out["detection"] = None
+    for array in reversed(detections):
+        if array.detections:
+            d = array.detections[0]
+            out["detection"] = {
+                "id": d.id, "cx": d.bbox.center.position.x, "cy": d.bbox.center.position.y,
+                "w": d.bbox.size_x, "h": d.bbox.size_y,
+                "class_id": d.results[0].hypothesis.class_id,
+                "score": d.results[0].hypothesis.score,
+                "same_header": (array.header.stamp.sec, array.header.stamp.nanosec) in
+                {(t.header.stamp.sec, t.header.stamp.nanosec) for _, t in c.tracks.values()}}
+            break
+    out["deactivate"] = transition(Transition.TRANSITION_DEACTIVATE)
+    out["after_deactivate"] = state()
+    out["tracks_after_deactivate"] = feed(1.0)
+    out["cleanup"] = transition(Transition.TRANSITION_CLEANUP)
+    out["after_cleanup"] = state()
+    out["diagnostics"] = c.next_diagnostics()
+    return out
+
+
 def client_params(c: Client, args: argparse.Namespace) -> dict[str, Any]:
     c.get_params.wait_for_service(timeout_sec=60)
     values = c.call(c.get_params, GetParameters.Request(names=args.names)).values
@@ -323,8 +398,13 @@ def main() -> int:
     cam.add_argument("--rate", type=float, default=30.0)
     cam.add_argument("--seed", type=int, default=3)
     cam.add_argument("--node", default="/tir_tracker")
+    cam.add_argument("--image", default=IMAGE_TOPIC)
+    cam.add_argument("--loop", action="store_true", help="play forth and back until stopped")
+    cam.add_argument("--no-gt-wait", action="store_true",
+                     help="start without a ground-truth subscriber")
     cli = sub.add_parser("client")
-    cli.add_argument("scenario", choices=["track", "bad-inputs", "params"])
+    cli.add_argument("scenario", choices=["track", "bad-inputs", "params", "lifecycle"])
+    cli.add_argument("--image", default=IMAGE_TOPIC)
     cli.add_argument("--node", default="/tir_tracker")
     cli.add_argument("--frames", type=int, default=150)
     cli.add_argument("--corrupt-model")
@@ -337,7 +417,7 @@ def main() -> int:
     c = Client(args.node)
     try:
         scenario = {"track": client_track, "bad-inputs": client_bad_inputs,
-                    "params": client_params}[args.scenario]
+                    "params": client_params, "lifecycle": client_lifecycle}[args.scenario]
         result = scenario(c, args)
     finally:
         c.close()

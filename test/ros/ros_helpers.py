@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,7 @@ PROFILE = REPO_ROOT / "config" / "fastdds_shm.xml"
 PARAMS = REPO_ROOT / "config" / "tracker.yaml"
 SITE = f"lib/python{sys.version_info[0]}.{sys.version_info[1]}/site-packages"
 DOMAIN_ID = 1 + os.getpid() % 101  # private per test run (1..101 work with Fast DDS)
+EXTRAS = Path(sys.prefix) / "ros2_extras"  # ../shared/ros2_extras/install.sh .venv
 # The model the node tracks with: the shipped default unless a developer points elsewhere.
 MODEL = os.environ.get("TIR_ROS_TEST_MODEL", "default")
 
@@ -35,8 +37,15 @@ def _prepend(env: dict[str, str], key: str, *paths: object) -> None:
 
 def ros_env(prefix: Path, *, source_tree: bool = True) -> dict[str, str]:
     """Environment of a ROS process of this test run; ``prefix`` is the install prefix of
-    the built package; ``source_tree`` puts the checkout first on PYTHONPATH."""
+    the built package; ``source_tree`` puts the checkout first on PYTHONPATH. With
+    ../shared/ros2_extras installed into the venv (scripts/bootstrap.sh --ros), it has what
+    its env.sh sets: ``ros2``, launch, vision_msgs."""
     env = dict(os.environ)
+    if (EXTRAS / "env.sh").is_file():
+        _prepend(env, "PATH", Path(sys.prefix) / "bin")
+        _prepend(env, "AMENT_PREFIX_PATH", EXTRAS)
+        _prepend(env, "PYTHONPATH", EXTRAS / SITE)
+        _prepend(env, "LD_LIBRARY_PATH", EXTRAS / "lib")
     _prepend(env, "PYTHONPATH", prefix / SITE)
     if source_tree:
         _prepend(env, "PYTHONPATH", REPO_ROOT)
@@ -58,11 +67,13 @@ class Procs:
         self.tmp_path = tmp_path
         self.procs: list[tuple[str, subprocess.Popen, Path]] = []
 
-    def start(self, name: str, cmd: list[str], env: dict[str, str]) -> subprocess.Popen:
+    def start(self, name: str, cmd: list[str], env: dict[str, str], *,
+              new_session: bool = False) -> subprocess.Popen:
+        """``new_session``: its own process group, like a job started from a terminal."""
         log = self.tmp_path / f"{name}.log"
         with open(log, "w") as handle:
             proc = subprocess.Popen(cmd, env=env, stdout=handle, stderr=subprocess.STDOUT,
-                                    cwd=self.tmp_path)
+                                    cwd=self.tmp_path, start_new_session=new_session)
         self.procs.append((name, proc, log))
         return proc
 
@@ -100,7 +111,7 @@ def node_command(*params: str, params_file: Path = PARAMS) -> list[str]:
     cmd = [sys.executable, "-m", "tir_tracker_ros.node", "--ros-args",
            "--params-file", str(params_file)]
     for param in params:
-        cmd += ["-p", f"tir_tracker:{param}"]  # node-qualified: overrides the YAML's key
+        cmd += ["-p", param]  # overrides the YAML's `/**` key
     return cmd
 
 
@@ -124,3 +135,21 @@ def status(statuses: list[dict], concern: str) -> dict:
     found = [s for s in statuses if s["name"].endswith(f": {concern}")]
     assert found, f"no {concern} status in {statuses}"
     return found[0]
+
+
+def wait_for_log(procs: Procs, proc: subprocess.Popen, text: str, count: int = 1,
+                 timeout: float = 120.0) -> None:
+    """Wait until ``proc``'s output holds ``text`` ``count`` times."""
+    deadline = time.monotonic() + timeout
+    while procs.log(proc).count(text) < count:
+        if proc.poll() is not None or time.monotonic() > deadline:
+            pytest.fail(f"no {count}x {text!r} in the output of {proc.args}\n{procs.logs()}")
+        time.sleep(0.2)
+
+
+def ros2(env: dict[str, str], *args: str, timeout: float = 60.0) -> str:
+    """Run the ``ros2`` command line (as a user types it); returns its output."""
+    result = subprocess.run(["ros2", *args], env=env, capture_output=True, text=True,
+                            timeout=timeout)
+    assert result.returncode == 0, (args, result.stdout[-3000:], result.stderr[-3000:])
+    return result.stdout

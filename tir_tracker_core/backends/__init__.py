@@ -8,6 +8,8 @@ from .base import BACKENDS, Backend, build_backend
 from . import torch_backend  # noqa: F401  (registers "torch")
 from . import onnx_backend  # noqa: F401  (registers "onnxruntime")
 from . import tensorrt_backend  # noqa: F401  (registers "tensorrt"; imports torch_tensorrt lazily)
-from .tensorrt_backend import auto_backend, tensorrt_status
+from . import auto  # noqa: F401  (registers "auto")
+from .auto import auto_backend
+from .tensorrt_backend import tensorrt_status
 
 __all__ = ["BACKENDS", "Backend", "auto_backend", "build_backend", "tensorrt_status"]

@@ -10,20 +10,22 @@ from ..registry import Registry
 
 
 class Backend(Protocol):
+    """What every backend provides: the template branch and the fused search branch + head.
+
+    A backend that can also run the backbone and the head apart (``features``, ``head``)
+    lets the tracker search nearby targets on one shared canvas; that optional protocol is
+    owned by its user, ``tracking.canvas.SplitBackbone``.
+    """
+
     name: str
     device: str
+    accepts_mono: bool  # takes grey (N,1,H,W) crops as well as (N,3,H,W) ones
 
     def template(self, crops: np.ndarray) -> list[Any]:
         """(K,3,E,E) float32 template crops -> one cached feature object per crop."""
 
     def track(self, feats: list[Any], crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Cached features of N targets + (N,3,I,I) search crops -> cls (N,2,S,S), loc (N,4,S,S)."""
-
-    def features(self, images: np.ndarray) -> np.ndarray:
-        """(B,3,H,W) float32 images of any size (shared search canvases) -> backbone features."""
-
-    def head(self, feats: list[Any], xf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Cached template features of N targets + (N,C,s,s) search features -> cls, loc."""
 
 
 BACKENDS: Registry[Backend] = Registry("backend")

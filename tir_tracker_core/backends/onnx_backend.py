@@ -1,11 +1,12 @@
-"""ONNX Runtime backend: the exported template / track graphs on the CPU (or an ORT GPU build).
+"""ONNX Runtime backend: the four exported graphs on the CPU (or an ORT GPU build).
 
-The network is exported once per checkpoint (``export.cached_export``) and run by two
+The network is exported once per checkpoint (``export.cached_export``) and run by four
 ``InferenceSession``s: ``template.onnx`` once per new target, ``track.onnx`` once per frame with
-every target in one batch. Template features are kept as numpy arrays (one per target, owned by
-the ``Tracker``) and stacked once per frame. Input and output buffers are bound through
-``IOBinding`` into arrays preallocated per batch size, so a frame allocates no new tensors
-inside ORT.
+every target in one batch, and for targets searched on a shared canvas (the tracker's
+``SplitBackbone`` path) ``backbone.onnx`` once per canvas and ``head.onnx``. Template features
+are kept as numpy arrays (one per target, owned by the ``Tracker``) and stacked once per frame.
+Input and output buffers are bound through ``IOBinding`` into arrays preallocated per batch
+size, so a frame allocates no new tensors inside ORT.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import numpy as np
 
 from ..errors import BackendUnavailableError, ConfigError
 from .base import BACKENDS
-from .export import DEFAULT_OPSET, ExportedModel, cached_export, export_onnx, mono_variant
+from .export import DEFAULT_OPSET, ExportedModel, cached_export, export_onnx
+from .graph_surgery import mono_variant
 
 log = logging.getLogger(__name__)
 

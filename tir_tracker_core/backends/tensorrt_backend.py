@@ -1,21 +1,23 @@
 """TensorRT backend through torch-tensorrt (NVIDIA GPUs; FP16, or INT8 calibrated on thermal
-crops), and the ``auto`` backend that picks the fastest backend this machine can run.
+crops).
 
 torch-tensorrt is optional at install time and imported only when the backend is built. On a
 machine without CUDA or without torch-tensorrt, building the backend raises
 ``BackendUnavailableError`` naming what is missing and how to install it.
 
-The two branches compiled are the ones exported to ONNX (``export.inference_modules``: BatchNorm
-folded, batch-independent depth-wise correlation), each with a dynamic batch axis from 1 to
-``max_batch`` targets. Template features stay on the GPU between frames.
+The two branches compiled are the template and track branches exported to ONNX
+(``inference.inference_modules``: BatchNorm folded, batch-independent depth-wise correlation),
+each with a dynamic batch axis from 1 to ``max_batch`` targets. The backbone and head are not
+compiled apart, so this backend searches every target alone (no shared search canvases).
+Template features stay on the GPU between frames.
 
 INT8 uses NVIDIA ModelOpt post-training quantization (``pip install nvidia-modelopt``): the
 branches are calibrated on template and search crops cut from thermal frames around their
-targets (``calibration_crops``), then compiled with INT8 and FP16 kernels enabled.
+targets (``calibration.calibration_crops``), then compiled with INT8 and FP16 kernels enabled.
 
 Status: written against the torch-tensorrt 2.x dynamo API; the GPU path has not been run in
-this repository's CI (no GPU). Its CPU-side logic (availability checks, auto selection, crop
-preparation, batching) is tested with a stand-in compiler.
+this repository's CI (no GPU). Its CPU-side logic (availability checks, crop preparation,
+batching) is tested with a stand-in compiler.
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import logging
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -31,7 +32,7 @@ import torch
 
 from ..errors import BackendUnavailableError, ConfigError
 from .base import BACKENDS
-from .export import inference_modules
+from .inference import inference_modules
 
 log = logging.getLogger(__name__)
 
@@ -75,50 +76,6 @@ def _import_torch_tensorrt() -> Any:
         return importlib.import_module("torch_tensorrt")
     except Exception as e:  # a broken install raises ImportError, OSError (libnvinfer), ...
         raise _unavailable(f"importing torch_tensorrt failed ({type(e).__name__}: {e})") from None
-
-
-def auto_backend() -> tuple[str, str]:
-    """(backend name, device) of the fastest backend available: ``tensorrt`` on CUDA where
-    torch-tensorrt is installed, else ``onnxruntime`` on the CPU, else ``torch`` on the CPU."""
-    if tensorrt_status()[0]:
-        return "tensorrt", "cuda"
-    if importlib.util.find_spec("onnxruntime") is not None:
-        return "onnxruntime", "cpu"
-    return "torch", "cpu"
-
-
-# --------------------------------------------------------------------------- calibration
-
-
-def calibration_crops(frames: Sequence[np.ndarray], boxes: Sequence[Sequence[float]],
-                      model_cfg: Any, frame_cfg: Any = None, jitter: float = 0.1,
-                      seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Template and search crops (float32, NCHW) cut from ``frames`` around ``boxes`` (one
-    ``(x, y, w, h)`` per frame), as the tracker cuts them; search crops are shifted by up to
-    ``jitter`` of the context size so the calibration sees off-centre targets too."""
-    from ..config import FrameConfig, TrackerConfig
-    from ..frames import to_bgr8
-    from ..tracking.tracker import crop_batch
-
-    if len(frames) != len(boxes) or not frames:
-        raise ConfigError(f"calibration needs one box per frame, got {len(frames)} frames and "
-                          f"{len(boxes)} boxes")
-    ctx_amount = TrackerConfig().context_amount
-    rng = np.random.default_rng(seed)
-    zs, xs = [], []
-    for frame, box in zip(frames, boxes):
-        img = to_bgr8(frame, frame_cfg or FrameConfig())
-        x, y, w, h = (float(v) for v in box)
-        center = np.array([[x + (w - 1) / 2, y + (h - 1) / 2]])
-        ctx = ctx_amount * (w + h)
-        s_z = np.sqrt((w + ctx) * (h + ctx))
-        s_x = np.round(s_z * model_cfg.instance_size / model_cfg.exemplar_size)
-        avg = [tuple(float(v) for v in img.reshape(-1, 3).mean(0))]
-        zs.append(crop_batch(img, center, np.array([round(s_z)], np.float64),
-                             model_cfg.exemplar_size, avg))
-        shift = rng.uniform(-jitter, jitter, (1, 2)) * s_z
-        xs.append(crop_batch(img, center + shift, np.array([s_x]), model_cfg.instance_size, avg))
-    return np.concatenate(zs), np.concatenate(xs)
 
 
 # --------------------------------------------------------------------------- backend
@@ -247,42 +204,3 @@ class TensorRTBackend:
     def track(self, feats: list[Any], crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         cls, loc = self._track(torch.stack(feats), self._upload(crops))
         return cls.float().cpu().numpy(), loc.float().cpu().numpy()
-
-
-# --------------------------------------------------------------------------- auto
-
-
-_AUTO_CHOICES = ("tensorrt", "onnxruntime", "torch")
-
-
-def _options_of(name: str) -> set[str]:
-    """Keyword options of backend ``name`` (its constructor's parameters)."""
-    import inspect
-
-    params = inspect.signature(BACKENDS.get(name)).parameters
-    return {p for p in params if p not in ("self", "model", "device")}
-
-
-@BACKENDS.register("auto")
-def build_auto(model: Any, device: str = "auto", **options: Any) -> Any:
-    """Build the backend ``auto_backend()`` picks. A ``device`` other than "auto" narrows the
-    choice: "cpu" never picks TensorRT; "cuda[:N]" picks TensorRT, else PyTorch on that GPU.
-    Options of the other backends are accepted and dropped (so one configuration serves every
-    machine); options no backend knows raise ``ConfigError``."""
-    known = set().union(*(_options_of(n) for n in _AUTO_CHOICES))
-    unknown = sorted(set(options) - known)
-    if unknown:
-        raise ConfigError(f"unknown backend option(s) {', '.join(unknown)}; valid: "
-                          f"{', '.join(sorted(known))}")
-    name, dev = auto_backend()
-    if device == "cpu" and name == "tensorrt":
-        name = "onnxruntime" if importlib.util.find_spec("onnxruntime") else "torch"
-        dev = "cpu"
-    elif device not in ("auto", "cpu"):  # a GPU asked for: TensorRT, else PyTorch on it
-        name = "tensorrt" if name == "tensorrt" else "torch"
-        dev = device
-    kept = {k: v for k, v in options.items() if k in _options_of(name)}
-    dropped = sorted(set(options) - set(kept))
-    log.info("auto backend: %s on %s%s", name, dev,
-             f" (options for other backends dropped: {', '.join(dropped)})" if dropped else "")
-    return BACKENDS.get(name)(model, device=dev, **kept)

@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 
 from ..errors import ConfigError
-from .sequences import PairedSequence, Sequence
+from .sequence import PairedSequence, Sequence
 
 logger = logging.getLogger(__name__)
 

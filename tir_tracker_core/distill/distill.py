@@ -19,18 +19,19 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..checkpoint import Checkpoint, save_checkpoint
-from ..config import ModelConfig, from_dict, to_dict
+from ..config import FrameConfig, ModelConfig, TrackerConfig, from_dict, to_dict
 from ..errors import ConfigError
 from ..models import SiameseNet, build_model, count_macs, count_params
-from ..training.data import ClipSet, PairSampler, StepBatches, collate
-from ..training.distributed import barrier, init_distributed, shutdown
-from ..training.loop import LoopSettings, Task, make_groups, run_loop
-from ..training.train import freeze_batchnorm, init_model, prepare_run, provenance
+from ..training.data import PairSampler, StepBatches, collate
+from ..training.distributed import DistInfo
+from ..training.loop import LoopResult
+from ..training.model_init import init_model
+from ..training.optim import make_groups, network_groups
+from ..training.run import FinalModel, RunTask, run, step_batches
 from .actor import DistillActor, Student, level_channels
 from .config import DistillConfig
-from .prune import (Root, Slice, cut_channels, prune_channels, rebuild, scale_slices,
-                    select_channels, stage_ratio)
+from .prune import (Root, Slice, cut_channels, example_inputs, prune_channels, rebuild,
+                    scale_slices, select_channels, stage_spec)
 
 log = logging.getLogger(__name__)
 
@@ -40,14 +41,23 @@ def _macs(net: SiameseNet) -> int:
     return count_macs(copy.deepcopy(net).cpu())
 
 
-class DistillTask(Task):
-    """Trains the ``Student`` (network + adapters); prunes it at the configured steps."""
+class DistillTask(RunTask):
+    """Trains the ``Student`` (network + adapters); prunes it at the configured steps.
+
+    ``tracker`` / ``frame`` / ``sources``: the teacher's settings and where teacher and student
+    came from, carried into the final checkpoint.
+    """
 
     def __init__(self, cfg: DistillConfig, teacher: SiameseNet, net: SiameseNet,
-                 batches: StepBatches) -> None:
+                 batches: StepBatches, tracker: TrackerConfig, frame: FrameConfig,
+                 sources: dict[str, Any]) -> None:
         self.cfg = cfg
         self.teacher = teacher
         self.batches = batches
+        self.freeze_bn = cfg.freeze_bn
+        self.tracker = tracker
+        self.frame = frame
+        self.sources = sources
         feat = cfg.loss.feature
         self.levels = tuple(feat.levels) if feat.weight > 0 else ()
         self.t_channels = level_channels(teacher)
@@ -61,6 +71,24 @@ class DistillTask(Task):
         self.decay: list[Slice] = []
         self.student = self._student(net)
         self.actor = DistillActor(self.student, teacher, cfg.loss)
+
+    @classmethod
+    def build(cls, cfg: DistillConfig, info: DistInfo) -> DistillTask:
+        """The frozen teacher (on ``info.device``), the student (``cfg.student`` or a copy of
+        the teacher) and the paired thermal + visible crops of ``cfg.data``."""
+        teacher, tcfg, fcfg, t_info = init_model(cfg.teacher)
+        teacher = teacher.eval().requires_grad_(False)
+        if cfg.student:
+            net, _, _, s_info = init_model(cfg.student)
+        else:
+            net, s_info = copy.deepcopy(teacher).requires_grad_(True), {"source": "teacher copy"}
+        for key in ("exemplar_size", "instance_size", "score_size", "stride"):
+            if getattr(net.cfg, key) != getattr(teacher.cfg, key):
+                raise ConfigError(f"student and teacher differ in {key}; distillation needs the "
+                                  "same crop geometry")
+        batches = step_batches(cfg, teacher.cfg, info, ("tir", "rgb"), allow_unlabelled=True)
+        return cls(cfg, teacher.to(info.device), net, batches, tcfg, fcfg,
+                   {"teacher": t_info, "student_init": s_info})
 
     def _student(self, net: SiameseNet) -> Student:
         return Student(net, self.levels, [self.t_channels[lv] for lv in self.levels],
@@ -84,78 +112,77 @@ class DistillTask(Task):
                             for n, f, i in arch.get("decay_roots", [])]
         self.actor.net = self.student
 
-    def _stage_args(self, k: int) -> tuple[tuple[torch.Tensor, ...], float, dict[str, float]]:
-        p = self.cfg.prune
-        dev = next(self.student.parameters()).device
-        mc = self.student.net.cfg
-        z = torch.zeros(1, 3, mc.exemplar_size, mc.exemplar_size, device=dev)
-        x = torch.zeros(1, 3, mc.instance_size, mc.instance_size, device=dev)
-        layer = {n: stage_ratio(v, p.stages, k) for n, v in p.layer_ratios.items()}
-        return (z, x), stage_ratio(p.ratio, p.stages, k), layer
+    def _inputs(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The pruner's trace inputs, on the student's device."""
+        return example_inputs(self.student.net.cfg, next(self.student.parameters()).device)
 
     def before_step(self, step: int) -> bool:
         stages = self.cfg.prune.stage_steps()
         if self.stage >= len(stages):
             return False
-        p = self.cfg.prune
-        k = self.stage + 1
-        cut = stages[self.stage]
-        if p.decay_steps and cut - p.decay_steps <= step < cut:
-            self._decay(step, cut, k)
+        decay_steps, cut = self.cfg.prune.decay_steps, stages[self.stage]
+        if decay_steps and cut - decay_steps <= step < cut:
+            self._decay(step, cut, self.stage + 1)
             return False
         if step < cut:
             return False
-        inputs, ratio, layer = self._stage_args(k)
+        self._cut(step, self.stage + 1)
+        return True
+
+    def _cut(self, step: int, k: int) -> None:
+        """Pruning stage ``k``: remove its channels, rebuild the network, re-estimate the
+        BatchNorm statistics when ``prune.bn_recalib``."""
+        p = self.cfg.prune
+        spec, inputs = stage_spec(p, k), self._inputs()
         before = _macs(self.student.net)
         if self.decay_roots:  # cut the channels shrunk to zero (what the last step regrew too)
             scale_slices(self.student, self.decay, 0.0)
             cut_channels(self.student, self.student.net, inputs, self.decay_roots, p.round_to)
         else:
-            prune_channels(self.student, self.student.net, inputs, ratio, p.importance,
-                           p.global_pruning, p.ignore, keep_outputs=list(self.student.adapters),
-                           round_to=p.round_to, max_layer_ratio=p.max_layer_ratio,
-                           layer_ratios=layer)
+            prune_channels(self.student, self.student.net, inputs, spec,
+                           keep_outputs=list(self.student.adapters))
         self.student.net = rebuild(self.student.net).to(inputs[0].device)
         self.stage = k
         self.decay, self.decay_roots = [], []
         log.info("pruning stage %d/%d at step %d: removed %.1f%% of the channels left, MACs "
-                 "%.1fM -> %.1fM", k, p.stages, step, 100 * ratio, before / 1e6,
+                 "%.1fM -> %.1fM", k, p.stages, step, 100 * spec.ratio, before / 1e6,
                  _macs(self.student.net) / 1e6)
         if p.bn_recalib:
             recalibrate_bn(self.student.net, self.batches.sampler, self.cfg.optim.batch_size,
                            p.bn_recalib, stream=_RECALIB_STREAM + k)
             log.info("pruning stage %d/%d: BatchNorm statistics re-estimated on %d batches of "
                      "thermal crops", k, p.stages, p.bn_recalib)
-        return True
 
     def _decay(self, step: int, cut: int, k: int) -> None:
         """Shrink the channels stage ``k`` will cut: linearly from 1 to 0 at ``cut - 1``."""
-        p = self.cfg.prune
         if not self.decay_roots:
-            inputs, ratio, layer = self._stage_args(k)
             self.decay_roots, self.decay = select_channels(
-                self.student, self.student.net, inputs, ratio, p.importance, p.global_pruning,
-                p.ignore, keep_outputs=list(self.student.adapters), round_to=p.round_to,
-                max_layer_ratio=p.max_layer_ratio, layer_ratios=layer)
+                self.student, self.student.net, self._inputs(), stage_spec(self.cfg.prune, k),
+                keep_outputs=list(self.student.adapters))
             log.info("pruning stage %d/%d: shrinking %d parameter slices to zero over steps "
-                     "%d-%d", k, p.stages, len(self.decay), step, cut - 1)
+                     "%d-%d", k, self.cfg.prune.stages, len(self.decay), step, cut - 1)
         # from (cut - step) / D to (cut - step - 1) / D of the original scale
         scale_slices(self.student, self.decay, 1.0 - 1.0 / (cut - step))
 
     def param_groups(self) -> list[dict[str, Any]]:
-        o = self.cfg.optim
-        named = list(self.student.net.named_parameters())
-        bb = [(n, q) for n, q in named if n.startswith("backbone.")]
-        head = [(n, q) for n, q in named if not n.startswith("backbone.")]
-        return (make_groups("backbone", bb, o.backbone_lr_mult, o.weight_decay, o.freeze)
-                + make_groups("head", head, 1.0, o.weight_decay, o.freeze)
+        return (network_groups(self.student.net, self.cfg.optim)
                 + make_groups("adapters", list(self.student.adapters.named_parameters()), 1.0,
                               0.0))
 
-    def train_mode(self) -> None:
-        self.student.train()
-        if self.cfg.freeze_bn:
-            freeze_batchnorm(self.student)
+    def final_model(self, result: LoopResult) -> FinalModel:
+        """The pruned student (named by :func:`student_name`) with the teacher's tracker and
+        frame settings; the provenance records both networks' sizes."""
+        student = self.student.net.cpu().eval()
+        teacher = self.teacher.cpu()
+        mcfg = dataclasses.replace(student.cfg, name=student_name(self.cfg, teacher))
+        sizes = {"teacher_params": count_params(teacher), "teacher_macs": count_macs(teacher),
+                 "student_params": count_params(student), "student_macs": count_macs(student)}
+        log.info("final student: MACs %.1fM of the teacher's %.1fM, params %d of %d",
+                 sizes["student_macs"] / 1e6, sizes["teacher_macs"] / 1e6,
+                 sizes["student_params"], sizes["teacher_params"])
+        weights = {k: v.detach().cpu() for k, v in student.state_dict().items()}
+        return FinalModel(mcfg, weights, self.tracker, self.frame,
+                          {**self.sources, "pruning_stages": self.stage, **sizes})
 
 
 # sampler step numbers for the BatchNorm batches: far beyond any training step, one stream per
@@ -207,46 +234,5 @@ def distill(cfg: DistillConfig, out: str | Path, resume: bool = True,
     False; runs data-parallel under torchrun. ``stop_after``: stop after that many steps with a
     checkpoint and return the checkpoint folder (no final model).
     """
-    out = Path(out)
-    info = init_distributed(cfg.device)
-    try:
-        prepare_run(out, cfg, info)
-        teacher, tcfg, fcfg, t_info = init_model(cfg.teacher)
-        teacher = teacher.eval().requires_grad_(False)
-        if cfg.student:
-            net, _, _, s_info = init_model(cfg.student)
-        else:
-            net, s_info = copy.deepcopy(teacher).requires_grad_(True), {"source": "teacher copy"}
-        for key in ("exemplar_size", "instance_size", "score_size", "stride"):
-            if getattr(net.cfg, key) != getattr(teacher.cfg, key):
-                raise ConfigError(f"student and teacher differ in {key}; distillation needs the "
-                                  "same crop geometry")
-        clips = ClipSet(cfg.data, cfg.sampler.min_box_size)
-        sampler = PairSampler(clips, cfg.sampler, teacher.cfg, ("tir", "rgb"), seed=cfg.seed,
-                              allow_unlabelled=True)
-        batches = StepBatches(sampler, cfg.optim.batch_size, info.rank, info.world)
-        task = DistillTask(cfg, teacher.to(info.device), net, batches)
-        settings = LoopSettings(cfg.optim, cfg.log, cfg.checkpoint, cfg.seed, cfg.workers, cfg)
-        result = run_loop(task, settings, out, info, resume, stop_after)
-        if result.steps < cfg.optim.total_steps:
-            return out / "checkpoints"
-        path = out / "final.safetensors"
-        if info.is_main:
-            student = task.student.net.cpu().eval()
-            mcfg = dataclasses.replace(student.cfg, name=student_name(cfg, teacher))
-            teacher = teacher.cpu()
-            sizes = {"teacher_params": count_params(teacher), "teacher_macs": count_macs(teacher),
-                     "student_params": count_params(student), "student_macs": count_macs(student)}
-            ckpt = Checkpoint(mcfg, {k: v.detach().cpu() for k, v in student.state_dict().items()},
-                              tcfg, fcfg,
-                              provenance("distill", cfg, result.steps, info, teacher=t_info,
-                                         student_init=s_info, pruning_stages=task.stage,
-                                         final_stats=result.last_stats, **sizes))
-            save_checkpoint(ckpt, path)
-            log.info("final student: %s (MACs %.1fM of the teacher's %.1fM, params %d of %d)",
-                     path, sizes["student_macs"] / 1e6, sizes["teacher_macs"] / 1e6,
-                     sizes["student_params"], sizes["teacher_params"])
-        barrier(info)
-        return path
-    finally:
-        shutdown(info)
+    return run("distill", cfg, out, lambda info: DistillTask.build(cfg, info), resume,
+               stop_after)

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -26,10 +27,37 @@ from ..config import BackboneConfig, BlockSpec, ModelConfig, TowerLayer
 from ..errors import ConfigError
 from ..models import SiameseNet, build_model
 from ..models.backbone import InvertedResidual, SqueezeExcite
+from .config import PruneConfig
 
 log = logging.getLogger(__name__)
 
 IMPORTANCES = ("magnitude", "bn_scale", "lamp", "random")
+
+
+@dataclass(frozen=True)
+class PruneSpec:
+    """One Torch-Pruning step: how many channels go and how they are chosen.
+
+    ``ratio``: fraction of the prunable channels removed (per layer, or across layers with
+    ``global_pruning``, then at most ``max_layer_ratio`` of any one layer); ``importance``: one
+    of :data:`IMPORTANCES`; ``ignore``: module-name prefixes of the network kept whole
+    (``backbone.features.8``, ``head.cls_tower``); ``round_to``: keep channel counts multiples
+    of this (0 = any); ``layer_ratios``: prefix -> ratio for the convs / linears under it
+    (others take ``ratio``). A distillation stage's spec is :func:`stage_spec`.
+    """
+
+    ratio: float
+    importance: str = "magnitude"
+    global_pruning: bool = False
+    ignore: tuple[str, ...] = ()
+    round_to: int = 0
+    max_layer_ratio: float = 0.9
+    layer_ratios: Mapping[str, float] = field(default_factory=dict)
+
+    @property
+    def empty(self) -> bool:
+        """Nothing to remove (every ratio 0)."""
+        return self.ratio <= 0 and not any(v > 0 for v in self.layer_ratios.values())
 
 
 # --------------------------------------------------------------------------- architecture
@@ -158,15 +186,13 @@ def _fix_collisions(net: SiameseNet, dg: Any, step: int = 1) -> int:
 
 
 def _pruner(root: nn.Module, net: SiameseNet, example_inputs: tuple[torch.Tensor, ...],
-            ratio: float, importance_name: str, global_pruning: bool, ignore: Sequence[str],
-            keep_outputs: Sequence[nn.Module], round_to: int, max_layer_ratio: float,
-            layer_ratios: dict[str, float] | None,
-            forward_fn: Callable[[nn.Module, Any], Any] | None) -> Any:
+            spec: PruneSpec, keep_outputs: Sequence[nn.Module],
+            forward_fn: Callable[[nn.Module, Any], Any] | None = None) -> Any:
     import torch_pruning as tp
 
-    ignored = always_kept(net) + list(keep_outputs) + _named(net, ignore)
+    ignored = always_kept(net) + list(keep_outputs) + _named(net, spec.ignore)
     ratio_dict: dict[nn.Module, float] = {}
-    for prefix, r in (layer_ratios or {}).items():
+    for prefix, r in spec.layer_ratios.items():
         mods = [m for m in _named(net, [prefix]) if isinstance(m, (nn.Conv2d, nn.Linear))]
         if not mods:
             raise ConfigError(f"prune.layer_ratios: no layer of the network is named {prefix}*; "
@@ -174,40 +200,30 @@ def _pruner(root: nn.Module, net: SiameseNet, example_inputs: tuple[torch.Tensor
         for m in mods:
             ratio_dict[m] = r
     return tp.pruner.MetaPruner(
-        root, example_inputs, importance=importance(importance_name), pruning_ratio=ratio,
-        global_pruning=global_pruning, ignored_layers=ignored, round_to=round_to or None,
-        max_pruning_ratio=max_layer_ratio, forward_fn=forward_fn,
-        pruning_ratio_dict=ratio_dict or None)
-
-
-def _nothing_to_prune(ratio: float, layer_ratios: dict[str, float] | None) -> bool:
-    return ratio <= 0 and not any(v > 0 for v in (layer_ratios or {}).values())
+        root, example_inputs, importance=importance(spec.importance), pruning_ratio=spec.ratio,
+        global_pruning=spec.global_pruning, ignored_layers=ignored,
+        round_to=spec.round_to or None, max_pruning_ratio=spec.max_layer_ratio,
+        forward_fn=forward_fn, pruning_ratio_dict=ratio_dict or None)
 
 
 def prune_channels(root: nn.Module, net: SiameseNet, example_inputs: tuple[torch.Tensor, ...],
-                   ratio: float, importance_name: str = "magnitude",
-                   global_pruning: bool = False, ignore: Sequence[str] = (),
-                   keep_outputs: Sequence[nn.Module] = (), round_to: int = 0,
-                   max_layer_ratio: float = 0.9, layer_ratios: dict[str, float] | None = None,
+                   spec: PruneSpec, keep_outputs: Sequence[nn.Module] = (),
                    forward_fn: Callable[[nn.Module, Any], Any] | None = None) -> None:
-    """Remove ``ratio`` of the prunable channels of ``root`` in place (one Torch-Pruning step).
+    """Remove the channels ``spec`` chooses from ``root`` in place (one Torch-Pruning step).
 
     ``root`` is the module traced (``net`` itself, or a wrapper holding ``net`` plus modules
     fed by its features, e.g. distillation adapters, whose input channels then follow).
-    ``ignore``: module-name prefixes of ``net`` (``backbone.features.8``, ``head.cls_tower``)
-    kept whole; ``layer_ratios``: prefix -> ratio for the convs / linears under it (others take
-    ``ratio``); ``keep_outputs``: modules whose output channels are kept (adapters, whose
-    outputs face the teacher).
+    ``keep_outputs``: modules whose output channels are kept (adapters, whose outputs face the
+    teacher).
     """
-    if _nothing_to_prune(ratio, layer_ratios):
+    if spec.empty:
         return
     was_training = root.training
     root.eval()
-    pruner = _pruner(root, net, example_inputs, ratio, importance_name, global_pruning, ignore,
-                     keep_outputs, round_to, max_layer_ratio, layer_ratios, forward_fn)
+    pruner = _pruner(root, net, example_inputs, spec, keep_outputs, forward_fn)
     with torch.no_grad():
         pruner.step()
-        fixes = _fix_collisions(net, pruner.DG, max(1, round_to))
+        fixes = _fix_collisions(net, pruner.DG, max(1, spec.round_to))
     if fixes:
         log.info("pruned %d extra channel(s) to keep block layouts unambiguous", fixes)
     root.train(was_training)
@@ -231,11 +247,7 @@ def _fn_name(fn: Any) -> str | None:
 
 
 def select_channels(root: nn.Module, net: SiameseNet, example_inputs: tuple[torch.Tensor, ...],
-                    ratio: float, importance_name: str = "magnitude",
-                    global_pruning: bool = False, ignore: Sequence[str] = (),
-                    keep_outputs: Sequence[nn.Module] = (), round_to: int = 0,
-                    max_layer_ratio: float = 0.9,
-                    layer_ratios: dict[str, float] | None = None
+                    spec: PruneSpec, keep_outputs: Sequence[nn.Module] = ()
                     ) -> tuple[list[Root], list[Slice]]:
     """What :func:`prune_channels` would remove with the same arguments, without removing it:
     the root of every pruning group (for :func:`cut_channels`) and the slices of every coupled
@@ -246,35 +258,46 @@ def select_channels(root: nn.Module, net: SiameseNet, example_inputs: tuple[torc
     :func:`cut_channels` removes them without changing the network's function: the basis of
     gradual (decay-then-cut) pruning.
     """
-    if _nothing_to_prune(ratio, layer_ratios):
+    if spec.empty:
         return [], []
     was_training = root.training
     root.eval()
-    pruner = _pruner(root, net, example_inputs, ratio, importance_name, global_pruning, ignore,
-                     keep_outputs, round_to, max_layer_ratio, layer_ratios, None)
+    pruner = _pruner(root, net, example_inputs, spec, keep_outputs)
     names = {m: n for n, m in root.named_modules()}
     roots: list[Root] = []
     found: dict[tuple[str, int], set[int]] = {}
     with torch.no_grad():
         for group in pruner.step(interactive=True):
-            dep0, idxs0 = group[0]
-            fn0 = _fn_name(dep0.handler)
-            if fn0 is None:
-                raise RuntimeError(f"unexpected pruning root {dep0}")
-            roots.append((names[dep0.target.module], fn0, sorted(int(i) for i in idxs0)))
-            for dep, idxs in group:
-                fn = _fn_name(dep.handler)
-                if fn is None:
-                    continue
-                params = [("weight", 0), ("bias", 0)] if fn in _OUT_FNS else [("weight", 1)]
-                module = dep.target.module
-                for pname, dim in params:
-                    if getattr(module, pname, None) is None:
-                        continue
-                    key = (f"{names[module]}.{pname}", dim)
-                    found.setdefault(key, set()).update(int(i) for i in idxs)
+            roots.append(_group_root(group, names))
+            _add_group_slices(group, names, found)
     root.train(was_training)
     return roots, [(name, dim, sorted(idx)) for (name, dim), idx in sorted(found.items())]
+
+
+def _group_root(group: Any, names: dict[nn.Module, str]) -> Root:
+    """The root of a Torch-Pruning group: the module, function and indices it starts from."""
+    dep0, idxs0 = group[0]
+    fn0 = _fn_name(dep0.handler)
+    if fn0 is None:
+        raise RuntimeError(f"unexpected pruning root {dep0}")
+    return names[dep0.target.module], fn0, sorted(int(i) for i in idxs0)
+
+
+def _add_group_slices(group: Any, names: dict[nn.Module, str],
+                      found: dict[tuple[str, int], set[int]]) -> None:
+    """Add the parameter slices the group removes to ``found`` ((name, dim) -> indices):
+    output channels of weights and biases, input channels of the consumers' weights."""
+    for dep, idxs in group:
+        fn = _fn_name(dep.handler)
+        if fn is None:
+            continue
+        params = [("weight", 0), ("bias", 0)] if fn in _OUT_FNS else [("weight", 1)]
+        module = dep.target.module
+        for pname, dim in params:
+            if getattr(module, pname, None) is None:
+                continue
+            key = (f"{names[module]}.{pname}", dim)
+            found.setdefault(key, set()).update(int(i) for i in idxs)
 
 
 def cut_channels(root: nn.Module, net: SiameseNet, example_inputs: tuple[torch.Tensor, ...],
@@ -305,16 +328,17 @@ def scale_slices(root: nn.Module, slices: Sequence[Slice], factor: float) -> Non
         p.index_copy_(dim, index, p.index_select(dim, index) * factor)
 
 
-def prune_model(net: SiameseNet, ratio: float, importance_name: str = "magnitude",
-                global_pruning: bool = False, ignore: Sequence[str] = (), round_to: int = 0,
-                max_layer_ratio: float = 0.9,
-                layer_ratios: dict[str, float] | None = None) -> SiameseNet:
+def example_inputs(cfg: ModelConfig, device: torch.device | str = "cpu"
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Zero template and search crops of ``cfg``'s sizes (the pruner's trace inputs)."""
+    z = torch.zeros(1, 3, cfg.exemplar_size, cfg.exemplar_size, device=device)
+    x = torch.zeros(1, 3, cfg.instance_size, cfg.instance_size, device=device)
+    return z, x
+
+
+def prune_model(net: SiameseNet, spec: PruneSpec) -> SiameseNet:
     """Prune a ``SiameseNet`` alone and return the rebuilt (Torch-Pruning-free) network."""
-    cfg = net.cfg
-    z = torch.zeros(1, 3, cfg.exemplar_size, cfg.exemplar_size)
-    x = torch.zeros(1, 3, cfg.instance_size, cfg.instance_size)
-    prune_channels(net, net, (z, x), ratio, importance_name, global_pruning, ignore,
-                   round_to=round_to, max_layer_ratio=max_layer_ratio, layer_ratios=layer_ratios)
+    prune_channels(net, net, example_inputs(net.cfg), spec)
     return rebuild(net)
 
 
@@ -324,3 +348,13 @@ def stage_ratio(total: float, stages: int, k: int) -> float:
     before = total * (k - 1) / stages
     after = total * k / stages
     return 1.0 - (1.0 - after) / (1.0 - before)
+
+
+def stage_spec(cfg: PruneConfig, k: int) -> PruneSpec:
+    """The Torch-Pruning step of stage ``k`` (1-based) of the schedule ``cfg``: its ratios
+    are :func:`stage_ratio` of the configured totals."""
+    return PruneSpec(
+        ratio=stage_ratio(cfg.ratio, cfg.stages, k), importance=cfg.importance,
+        global_pruning=cfg.global_pruning, ignore=tuple(cfg.ignore), round_to=cfg.round_to,
+        max_layer_ratio=cfg.max_layer_ratio,
+        layer_ratios={n: stage_ratio(v, cfg.stages, k) for n, v in cfg.layer_ratios.items()})

@@ -1,6 +1,7 @@
 """Evaluation: LSOTB-TIR metrics, OpenCV peer trackers, the one-pass runner, latency bench."""
 
-from .bench import BenchReport, BenchResult, MultiFromSingle, bench
+from .adapters import MultiFromSingle, MultiTargetTracker, OursSingle, SingleTargetTracker
+from .bench import BenchReport, BenchResult, bench
 from .metrics import (
     Scores,
     SequenceScores,
@@ -11,7 +12,7 @@ from .metrics import (
     iou,
     normalized_center_error,
 )
-from .peers import PEER_NAMES, OpenCVTracker, SingleTargetTracker, build_peer
+from .peers import PEER_NAMES, OpenCVTracker, build_peer
 from .runner import EvalReport, SequenceRun, evaluate, run_sequence
 
 __all__ = [
@@ -20,7 +21,9 @@ __all__ = [
     "BenchResult",
     "EvalReport",
     "MultiFromSingle",
+    "MultiTargetTracker",
     "OpenCVTracker",
+    "OursSingle",
     "Scores",
     "SequenceRun",
     "SequenceScores",

@@ -1,11 +1,12 @@
 """Latency benchmark of multi-target trackers as the number of targets grows.
 
 A multi-target tracker has ``init(frame, boxes) -> ids`` and ``update(frame) -> tracks`` (the
-``tracking.Tracker`` API). Single-target peers (OpenCV) are run through :class:`MultiFromSingle`,
-one instance per target. The benchmark replicates a sequence's first ground-truth box N times
-with small deterministic offsets (kept inside the image), decodes the frames once up front so
-that no I/O is timed, and reports per-frame ``update`` latency (p50 / p99 / mean), FPS, the FPS
-ratio to a named reference tracker and memory.
+``tracking.Tracker`` API). Single-target peers (OpenCV) are run through
+``eval.adapters.MultiFromSingle``, one instance per target. The benchmark replicates a
+sequence's first ground-truth box N times with small deterministic offsets (kept inside the
+image), decodes the frames once up front so that no I/O is timed, and reports per-frame
+``update`` latency (p50 / p99 / mean), FPS, the FPS ratio to a named reference tracker and
+memory.
 
 Memory: ``peak_rss_mb`` is the process's peak resident set size after the run
 (``resource.getrusage``; it never decreases, so it bounds every earlier run too), and
@@ -21,17 +22,16 @@ import math
 import resource
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from collections.abc import Sequence as SequenceABC
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
-from ..data.sequences import Sequence
-from ..tracking.types import Track, TrackState
-from .peers import Box, TrackerFactory
+from ..data.sequence import Sequence
+from .adapters import MultiTrackerFactory
 from .runner import hardware_info
 
 logger = logging.getLogger(__name__)
@@ -39,72 +39,12 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "BenchReport",
     "BenchResult",
-    "MultiFromSingle",
-    "MultiTargetTracker",
-    "MultiTrackerFactory",
     "bench",
     "replicate_boxes",
 ]
 
 BENCH_JSON = "bench.json"
 BENCH_PLOT = "bench_latency.png"
-
-
-class MultiTargetTracker(Protocol):
-    """The multi-target API the benchmark drives (``tracking.Tracker`` follows it)."""
-
-    def init(self, frame: np.ndarray, boxes: SequenceABC[Box]) -> SequenceABC[int]:
-        """Start tracking ``boxes``; returns one id per box."""
-        ...
-
-    def update(self, frame: np.ndarray) -> SequenceABC[Any]:
-        """Track every target in ``frame``; returns one track per target."""
-        ...
-
-
-MultiTrackerFactory = Callable[[], MultiTargetTracker]
-
-
-class MultiFromSingle:
-    """N independent single-target trackers behind the multi-target API.
-
-    Each target gets its own instance from ``factory``; ``update`` runs them one after the
-    other. A target whose tracker reports a score <= ``lost_score`` (OpenCV's ``ok=False``
-    gives 0) is reported :attr:`TrackState.LOST` for that frame.
-    """
-
-    def __init__(self, factory: TrackerFactory, lost_score: float = 0.0) -> None:
-        self._factory = factory
-        self._lost_score = lost_score
-        self._trackers: list[Any] = []
-        self._ages: list[int] = []
-
-    def init(self, frame: np.ndarray, boxes: SequenceABC[Box]) -> tuple[int, ...]:
-        """Build and initialise one tracker per box (replacing any previous targets)."""
-        if len(boxes) == 0:
-            raise ValueError("init() needs at least one box")
-        trackers = []
-        for box in boxes:
-            tracker = self._factory()
-            tracker.init(frame, tuple(float(v) for v in box))
-            trackers.append(tracker)
-        self._trackers = trackers
-        self._ages = [0] * len(trackers)
-        return tuple(range(len(trackers)))
-
-    def update(self, frame: np.ndarray) -> tuple[Track, ...]:
-        """Advance every target by one frame."""
-        if not self._trackers:
-            raise RuntimeError("call init() before update()")
-        tracks = []
-        for target_id, tracker in enumerate(self._trackers):
-            box, score = tracker.track(frame)
-            self._ages[target_id] += 1
-            state = TrackState.LOST if score <= self._lost_score else TrackState.TRACKED
-            x, y, w, h = (float(v) for v in box)
-            age = self._ages[target_id]
-            tracks.append(Track(target_id, (x, y, w, h), float(score), state, age))
-        return tuple(tracks)
 
 
 def replicate_boxes(
@@ -338,7 +278,7 @@ def bench(
 
     Args:
         trackers: name -> factory of fresh multi-target trackers (wrap single-target peers
-            in :class:`MultiFromSingle`).
+            in ``eval.adapters.MultiFromSingle``).
         sequence: frames and the ground-truth box that is replicated (first frame's box).
         target_counts: numbers of targets to track at once.
         warmup: updates run before timing starts (not counted).
@@ -351,6 +291,40 @@ def bench(
             rounds, so a slow spell of a shared machine falls on every run alike instead of
             on one. ``init_ms`` is the median over the rounds.
     """
+    counts = _check_bench_args(trackers, sequence, target_counts, warmup, max_frames,
+                               reference, rounds)
+    frames = _decode_frames(sequence, min(len(sequence), max_frames))
+    runs = [(name, n) for name in trackers for n in counts]
+    timings = _time_runs(trackers, runs, frames, sequence.gt[0], warmup, rounds, progress)
+    results = _with_reference([_result(name, n, timings[(name, n)]) for name, n in runs],
+                              reference)
+    report = BenchReport(
+        sequence=sequence.name,
+        frame_shape=tuple(frames[0].shape),
+        warmup=warmup,
+        reference=reference,
+        results=tuple(results),
+        hardware=hardware_info(),
+        rounds=rounds,
+    )
+    if out_dir is not None:
+        out = Path(out_dir)
+        report.to_json(out / BENCH_JSON)
+        report.save_plot(out / BENCH_PLOT)
+        logger.info("bench results written to %s", out)
+    return report
+
+
+def _check_bench_args(
+    trackers: Mapping[str, MultiTrackerFactory],
+    sequence: Sequence,
+    target_counts: SequenceABC[int],
+    warmup: int,
+    max_frames: int,
+    reference: str | None,
+    rounds: int,
+) -> list[int]:
+    """Validate :func:`bench`'s arguments; returns the target counts as integers."""
     if not trackers:
         raise ValueError("bench() needs at least one tracker")
     if reference is not None and reference not in trackers:
@@ -370,13 +344,30 @@ def bench(
             f"{sequence.name!r} gives {num} frames (max_frames={max_frames}): not enough for "
             f"init + {warmup} warm-up updates + 1 timed frame; use a longer sequence or less warmup"
         )
+    return counts
+
+
+def _decode_frames(sequence: Sequence, num: int) -> list[np.ndarray]:
+    """The first ``num`` frames, decoded up front (no I/O is timed) and read-only."""
     frames = []
     for i in range(num):
         frame = sequence.frame(i).view()
         frame.setflags(write=False)
         frames.append(frame)
+    return frames
+
+
+def _time_runs(
+    trackers: Mapping[str, MultiTrackerFactory],
+    runs: list[tuple[str, int]],
+    frames: list[np.ndarray],
+    box: np.ndarray,
+    warmup: int,
+    rounds: int,
+    progress: bool,
+) -> dict[tuple[str, int], _Run]:
+    """Time every (tracker, target count) run ``rounds`` times, interleaved."""
     height, width = frames[0].shape[:2]
-    runs = [(name, n) for name in trackers for n in counts]
     timings = {run: _Run([], []) for run in runs}
     iterator: Any = [run for _ in range(rounds) for run in runs]
     if progress:
@@ -384,29 +375,19 @@ def bench(
 
         iterator = tqdm(iterator, desc="bench", unit="run")
     for name, n in iterator:
-        boxes = replicate_boxes(sequence.gt[0], n, width, height)
+        boxes = replicate_boxes(box, n, width, height)
         _bench_one(trackers[name], frames, boxes, warmup, timings[(name, n)])
         logger.debug("bench %s x%d: %.2f ms/frame so far", name, n,
                      float(np.mean(timings[(name, n)].latencies)))
-    results = [_result(name, n, timings[(name, n)]) for name, n in runs]
-    if reference is not None:
-        ref_fps = {r.num_targets: r.fps for r in results if r.tracker == reference}
-        results = [
-            BenchResult(**{**asdict(r), "fps_ratio_to_reference": r.fps / ref_fps[r.num_targets]})
-            for r in results
-        ]
-    report = BenchReport(
-        sequence=sequence.name,
-        frame_shape=tuple(frames[0].shape),
-        warmup=warmup,
-        reference=reference,
-        results=tuple(results),
-        hardware=hardware_info(),
-        rounds=rounds,
-    )
-    if out_dir is not None:
-        out = Path(out_dir)
-        report.to_json(out / BENCH_JSON)
-        report.save_plot(out / BENCH_PLOT)
-        logger.info("bench results written to %s", out)
-    return report
+    return timings
+
+
+def _with_reference(results: list[BenchResult], reference: str | None) -> list[BenchResult]:
+    """``results`` with their FPS ratio to ``reference`` at the same number of targets."""
+    if reference is None:
+        return results
+    ref_fps = {r.num_targets: r.fps for r in results if r.tracker == reference}
+    return [
+        BenchResult(**{**asdict(r), "fps_ratio_to_reference": r.fps / ref_fps[r.num_targets]})
+        for r in results
+    ]

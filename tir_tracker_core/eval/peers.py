@@ -18,7 +18,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import cv2
 import numpy as np
@@ -31,46 +31,25 @@ from ..errors import (
     ModelLoadError,
 )
 from ..frames import to_bgr8
+from ..specs import OPENCV_CLASSIC, OPENCV_NANO_PREFIX, OPENCV_PREFIX, PEER_SPECS, parse_spec
+from .adapters import Box, TrackerFactory
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
     "PEER_FRAME_CONFIG",
     "PEER_NAMES",
-    "Box",
     "NanoTrackFiles",
     "OpenCVTracker",
-    "SingleTargetTracker",
-    "TrackerFactory",
     "build_peer",
     "find_nanotrack_files",
 ]
 
-Box = tuple[float, float, float, float]
-
-PEER_NAMES: tuple[str, ...] = ("opencv:csrt", "opencv:kcf", "opencv:mil", "opencv:nano:DIR")
+PEER_NAMES: tuple[str, ...] = PEER_SPECS
 """Valid peer specifications (``DIR`` is a folder holding the NanoTrack ONNX files)."""
 
 PEER_FRAME_CONFIG = FrameConfig(percentile_low=0.5, percentile_high=99.5)
 """Frame conversion for the peers: 16-bit / float frames get a 0.5-99.5 percentile stretch."""
-
-
-class SingleTargetTracker(Protocol):
-    """The protocol every tracker evaluated by ``eval.runner`` follows."""
-
-    name: str
-
-    def init(self, frame: np.ndarray, box: Box) -> None:
-        """Start tracking the object in ``box`` (x, y, w, h) of ``frame``."""
-        ...
-
-    def track(self, frame: np.ndarray) -> tuple[Box, float]:
-        """Return ``(box, score)`` for the next frame."""
-        ...
-
-
-TrackerFactory = Callable[[], SingleTargetTracker]
-"""Builds a fresh tracker (one per sequence)."""
 
 
 def _to_cv_rect(box: Box, width: int, height: int) -> tuple[int, int, int, int]:
@@ -225,10 +204,9 @@ def _nano_factory(directory: Path) -> Callable[[], Any]:
     return create
 
 
+# cv2.TrackerCSRT, cv2.TrackerKCF, cv2.TrackerMIL: the names come from the SPEC grammar
 _CLASSIC: dict[str, Callable[[], Any]] = {
-    "csrt": cv2.TrackerCSRT.create,
-    "kcf": cv2.TrackerKCF.create,
-    "mil": cv2.TrackerMIL.create,
+    name: getattr(cv2, f"Tracker{name.upper()}").create for name in OPENCV_CLASSIC
 }
 
 
@@ -241,15 +219,11 @@ def build_peer(spec: str) -> TrackerFactory:
         ConfigError: unknown peer name.
         ModelLoadError: ``opencv:nano:DIR`` without the two ONNX files.
     """
-    parts = spec.split(":", 2)
-    if len(parts) >= 2 and parts[0] == "opencv":
-        kind = parts[1]
-        if kind in _CLASSIC and len(parts) == 2:
-            create = _CLASSIC[kind]
-            return lambda: OpenCVTracker(spec, create)
-        if kind == "nano" and len(parts) == 3 and parts[2]:
-            nano_create = _nano_factory(Path(parts[2]))
-            return lambda: OpenCVTracker(
-                spec, nano_create, has_score=True, model_hint=_NANO_HINT
-            )
-    raise ConfigError(f"unknown peer tracker {spec!r}; valid choices: {', '.join(PEER_NAMES)}")
+    if not spec.startswith(OPENCV_PREFIX):
+        raise ConfigError(f"unknown peer tracker {spec!r}; valid choices: {', '.join(PEER_NAMES)}")
+    peer = parse_spec(spec)  # ConfigError naming the valid specs
+    if peer.target in _CLASSIC:
+        create = _CLASSIC[peer.target]
+        return lambda: OpenCVTracker(spec, create)
+    nano_create = _nano_factory(Path(peer.target.removeprefix(OPENCV_NANO_PREFIX)))
+    return lambda: OpenCVTracker(spec, nano_create, has_score=True, model_hint=_NANO_HINT)

@@ -25,7 +25,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ..data.sequences import Sequence
+from ..data.sequence import Sequence
+from .adapters import TrackerFactory
 from .metrics import (
     NORM_PRECISION_THRESHOLDS,
     PRECISION_THRESHOLD_PX,
@@ -37,7 +38,6 @@ from .metrics import (
     aggregate_by_attribute,
     evaluate_sequence,
 )
-from .peers import TrackerFactory
 
 logger = logging.getLogger(__name__)
 
@@ -409,29 +409,9 @@ def evaluate(
     Returns:
         An :class:`EvalReport`; per-attribute scores cover the sequences that carry flags.
     """
-    if not trackers:
-        raise ValueError("evaluate() needs at least one tracker")
     seqs = list(sequences)
-    if not seqs:
-        raise ValueError("evaluate() needs at least one sequence")
-    names = [s.name for s in seqs]
-    duplicates = sorted({n for n in names if names.count(n) > 1})
-    if duplicates:
-        raise ValueError(f"sequence names must be unique; repeated: {duplicates}")
-    extra = {k: dict(v) for k, v in (extra_columns or {}).items()}
-    unknown = sorted(set(extra) - set(trackers))
-    if unknown:
-        raise ValueError(f"extra_columns names unknown trackers {unknown}; valid: {list(trackers)}")
-    iterator: Iterable[Sequence] = seqs
-    if progress:
-        from tqdm import tqdm
-
-        iterator = tqdm(seqs, desc="sequences", unit="seq")
-    runs: dict[str, dict[str, SequenceRun]] = {name: {} for name in trackers}
-    for seq in iterator:
-        for name, run in _run_lockstep(trackers, seq).items():
-            runs[name][seq.name] = run
-        logger.debug("evaluated %d trackers on %s (%d frames)", len(trackers), seq.name, len(seq))
+    extra = _check_evaluate_args(trackers, seqs, extra_columns)
+    runs = _run_all(trackers, seqs, progress)
     gts = {s.name: s.gt for s in seqs}
     attributes = {s.name: s.attributes for s in seqs if s.attributes}
     seq_scores = {
@@ -440,7 +420,7 @@ def evaluate(
     }
     report = EvalReport(
         trackers=tuple(trackers),
-        sequences=tuple(names),
+        sequences=tuple(s.name for s in seqs),
         runs=runs,
         sequence_scores=seq_scores,
         scores={name: aggregate(s.values()) for name, s in seq_scores.items()},
@@ -453,3 +433,41 @@ def evaluate(
     if out_dir is not None:
         report.save(Path(out_dir))
     return report
+
+
+def _check_evaluate_args(
+    trackers: Mapping[str, TrackerFactory],
+    seqs: list[Sequence],
+    extra_columns: Mapping[str, Mapping[str, Any]] | None,
+) -> dict[str, dict[str, Any]]:
+    """Validate :func:`evaluate`'s arguments; returns the extra columns as plain dicts."""
+    if not trackers:
+        raise ValueError("evaluate() needs at least one tracker")
+    if not seqs:
+        raise ValueError("evaluate() needs at least one sequence")
+    names = [s.name for s in seqs]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ValueError(f"sequence names must be unique; repeated: {duplicates}")
+    extra = {k: dict(v) for k, v in (extra_columns or {}).items()}
+    unknown = sorted(set(extra) - set(trackers))
+    if unknown:
+        raise ValueError(f"extra_columns names unknown trackers {unknown}; valid: {list(trackers)}")
+    return extra
+
+
+def _run_all(
+    trackers: Mapping[str, TrackerFactory], seqs: list[Sequence], progress: bool
+) -> dict[str, dict[str, SequenceRun]]:
+    """tracker -> sequence -> run, every tracker in lockstep on each sequence."""
+    iterator: Iterable[Sequence] = seqs
+    if progress:
+        from tqdm import tqdm
+
+        iterator = tqdm(seqs, desc="sequences", unit="seq")
+    runs: dict[str, dict[str, SequenceRun]] = {name: {} for name in trackers}
+    for seq in iterator:
+        for name, run in _run_lockstep(trackers, seq).items():
+            runs[name][seq.name] = run
+        logger.debug("evaluated %d trackers on %s (%d frames)", len(trackers), seq.name, len(seq))
+    return runs

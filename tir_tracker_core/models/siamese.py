@@ -88,8 +88,9 @@ def count_macs(model: SiameseNet) -> int:
     import torch_pruning as tp
 
     cfg = model.cfg
-    z = torch.zeros(1, 3, cfg.exemplar_size, cfg.exemplar_size)
-    x = torch.zeros(1, 3, cfg.instance_size, cfg.instance_size)
+    device = next(model.parameters()).device  # the caller owns the device
+    z = torch.zeros(1, 3, cfg.exemplar_size, cfg.exemplar_size, device=device)
+    x = torch.zeros(1, 3, cfg.instance_size, cfg.instance_size, device=device)
     was_training = model.training
     model.eval()
     macs, _ = tp.utils.count_ops_and_params(model, (z, x))

@@ -216,7 +216,7 @@ _FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
 
 
 def apply_overrides_indexed(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """``config.apply_overrides`` that also indexes lists: ``data.0.count=8``."""
+    """Apply ``key.sub=value`` overrides (values read as YAML), indexing lists too: ``data.0.count=8``."""
     out = copy.deepcopy(data)
     for ov in overrides:
         keys, value = parse_override(ov)

@@ -6,11 +6,12 @@ search crop from two frames of a clip with pysot-style augmentation. Every sampl
 function of ``(seed, step, index)``, so a resumed or multi-process run sees exactly the samples
 of an uninterrupted single-process run.
 
-Crop geometry is the runtime's (``tracking/tracker.py``): template side
-``sqrt((w + p)(h + p))``, ``p = context_amount * (w + h)``, resized to the exemplar size; search
-side that times ``instance / exemplar``; the crop centre is pixel ``(out - 1) / 2``; pixels
-outside the image take the frame's mean colour; thermal frames are converted to 8-bit BGR by
-the runtime's ``to_bgr8`` with the default ``FrameConfig``.
+Crops are cut by ``geometry.crop``, the runtime's own crop (pysot's integer-aligned window), so
+a training crop and a runtime crop of the same box are the same pixels: template side
+``geometry.context_side`` (``sqrt((w + p)(h + p))``, ``p = context_amount * (w + h)``) resized
+to the exemplar size, search side that times ``instance / exemplar``, pixels outside the image
+in the frame's mean colour; thermal frames are converted to 8-bit BGR by the runtime's
+``to_bgr8`` with the default ``FrameConfig``.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import numpy as np
 from ..config import FrameConfig, ModelConfig, from_dict
 from ..errors import ConfigError
 from ..frames import to_bgr8
-from ..tracking.tracker import box_center
+from ..geometry import box_center, box_in_crop, context_side, crop, mean_colour
 from .config import DataSource, SamplerConfig
 
 log = logging.getLogger(__name__)
@@ -83,7 +84,7 @@ class _ImageLoader:
         self.downscale = downscale
 
     def __call__(self, index: int) -> np.ndarray:
-        from ..data.sequences import read_image
+        from ..data.io import read_image
 
         d = self.downscale
         if d > 1 and self.path.suffix.lower() in (".jpg", ".jpeg"):
@@ -114,7 +115,7 @@ def synthetic_clips(src: DataSource, min_size: float) -> list[Clip]:
 
 
 def _path_clips(src: DataSource, min_size: float) -> list[Clip]:
-    from ..data.sequences import PairedImage, PairedSequence, load_paired, load_sequences
+    from ..data import PairedImage, PairedSequence, load_paired, load_sequences
 
     path = Path(src.path)
     clips: list[Clip] = []
@@ -163,37 +164,7 @@ def load_clips(src: DataSource, min_size: float = 4.0) -> list[Clip]:
     return clips
 
 
-# --------------------------------------------------------------------------- crops
-
-
-def context_side(w: float, h: float, context_amount: float) -> float:
-    """Template crop side of a ``w x h`` target (the runtime's rule)."""
-    p = context_amount * (w + h)
-    return math.sqrt(max((w + p) * (h + p), 1.0))
-
-
-def crop(img: np.ndarray, cx: float, cy: float, side: float, out: int,
-         pad: tuple[float, ...], stretch: float = 1.0) -> np.ndarray:
-    """Crop of ``side`` image pixels centred on ``(cx, cy)``, resized to ``out`` x ``out``.
-
-    ``stretch`` != 1 cuts a ``side / stretch`` x ``side * stretch`` rectangle instead, so that
-    the resized crop shows the scene stretched by ``stretch`` in x and ``1 / stretch`` in y."""
-    sx, sy = out * stretch / side, out / (stretch * side)
-    c0 = (out - 1) / 2
-    m = np.array([[sx, 0.0, c0 - sx * cx], [0.0, sy, c0 - sy * cy]])
-    return cv2.warpAffine(img, m, (out, out), flags=cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_CONSTANT, borderValue=pad)
-
-
-def box_in_crop(box: np.ndarray, cx: float, cy: float, side: float, out: int,
-                stretch: float = 1.0) -> np.ndarray:
-    """``x, y, w, h`` image box -> ``x1, y1, x2, y2`` in the crop's pixels."""
-    sx, sy = out * stretch / side, out / (stretch * side)
-    c0 = (out - 1) / 2
-    bcx, bcy = box[0] + (box[2] - 1) / 2, box[1] + (box[3] - 1) / 2
-    ccx, ccy = sx * (bcx - cx) + c0, sy * (bcy - cy) + c0
-    w, h = sx * box[2], sy * box[3]
-    return np.array([ccx - w / 2, ccy - h / 2, ccx + w / 2, ccy + h / 2], np.float32)
+# --------------------------------------------------------------------------- sampler
 
 
 @dataclass(frozen=True)
@@ -210,6 +181,31 @@ class _View:
     gain: float
     bias: float
     grey: bool
+
+
+@dataclass(frozen=True)
+class _Pair:
+    """The two frames of one sample: template ``clip`` / ``tz``, search ``sclip`` / ``tx``."""
+
+    clip: Clip
+    tz: int
+    sclip: Clip
+    tx: int
+    negative: bool
+
+
+class _FrameCache:
+    """Frames of one sample, each loaded and converted once."""
+
+    def __init__(self, load: Callable[[Clip, int, str], np.ndarray]) -> None:
+        self.load = load
+        self.frames: dict[tuple[int, int, str], np.ndarray] = {}
+
+    def __call__(self, clip: Clip, index: int, modality: str) -> np.ndarray:
+        key = (id(clip), index, modality)
+        if key not in self.frames:
+            self.frames[key] = self.load(clip, index, modality)
+        return self.frames[key]
 
 
 class ClipSet:
@@ -336,11 +332,11 @@ class PairSampler:
 
     # ------------------------------------------------------------------ geometry
     def _view(self, rng: np.random.Generator, box: np.ndarray, out: int, shift: float,
-              scale: float, side_from: np.ndarray, flip: bool, grey: bool,
-              stretch: float) -> _View:
+              scale: float, flip: bool, grey: bool, stretch: float) -> _View:
         cfg = self.cfg
-        w, h = side_from[2] * stretch, side_from[3] / stretch  # the target as the crop shows it
-        base = context_side(w, h, cfg.context_amount) * (out / self.exemplar)
+        w, h = box[2] * stretch, box[3] / stretch  # the target as the crop shows it
+        # at least one pixel for degenerate boxes (geometry.context_side does not clamp)
+        base = max(context_side(w, h, cfg.context_amount), 1.0) * (out / self.exemplar)
         side = base * math.exp(rng.uniform(-scale, scale))
         cx, cy = box_center(box)
         dx, dy = rng.uniform(-shift, shift, 2) * side / out
@@ -376,68 +372,79 @@ class PairSampler:
         return int(idx[rng.integers(len(idx))])
 
     # ------------------------------------------------------------------ samples
+    def _pick_pair(self, rng: np.random.Generator) -> _Pair:
+        """The template clip and frame, and the search clip and frame (another target's for a
+        negative pair, else a frame of the same clip at most ``frame_gap`` away)."""
+        clip = self._pick_clip(rng)
+        negative = (clip.annotated and bool(rng.random() < self.cfg.negative)
+                    and len(self.annotated) > 1)
+        tz = self._pick_frame(rng, clip)
+        if not negative:
+            return _Pair(clip, tz, clip, self._pick_frame(rng, clip, tz, self.cfg.frame_gap),
+                         False)
+        other = clip
+        while other is clip:
+            other = self._pick_clip(rng, annotated_only=True)
+        return _Pair(clip, tz, other, self._pick_frame(rng, other), True)
+
+    def _tone(self, rng: np.random.Generator) -> tuple[float, float, float] | None:
+        """The pair's thermal tone curve ``(gamma, contrast, level)``, or None."""
+        if self.cfg.thermal_agc > 0 and rng.random() < self.cfg.thermal_agc:
+            return (math.exp(rng.uniform(-0.5, 0.5)), rng.uniform(0.3, 1.0),
+                    rng.uniform(0.2, 0.8))
+        return None
+
+    def _visible_as_thermal(self, step: int, index: int) -> bool:
+        # its own stream, so that the other draws (and old runs' samples) stay as they were
+        p = self.cfg.visible_as_thermal
+        return bool(p > 0 and np.random.default_rng([self.seed, step, index, 1]).random() < p)
+
+    def _crops(self, frames: _FrameCache, pair: _Pair, vz: _View, vx: _View,
+               curve: tuple[float, float, float] | None, visible: bool) -> dict[str, Any]:
+        """``z_m`` / ``x_m`` crops of every modality (the visible images stand in for the
+        thermal ones when ``visible``)."""
+        out: dict[str, Any] = {}
+        for m in self.modalities:
+            src = "rgb" if visible and m == "tir" else m
+            zimg, ximg = frames(pair.clip, pair.tz, src), frames(pair.sclip, pair.tx, src)
+            z = self._render(zimg, vz, mean_colour(zimg))
+            x = self._render(ximg, vx, mean_colour(ximg))
+            if curve is not None and src == "tir":
+                z, x = _tone_curve(z, *curve), _tone_curve(x, *curve)
+            out[f"z_{m}"], out[f"x_{m}"] = z, x
+        return out
+
+    def _label(self, pair: _Pair, bx: np.ndarray, vx: _View) -> tuple[np.ndarray, np.int64]:
+        """The target's ``x1, y1, x2, y2`` in the (flipped) search crop and the sample kind."""
+        if pair.negative:
+            return np.full(4, np.nan, np.float32), np.int64(NEGATIVE)
+        box = box_in_crop(bx, vx.cx, vx.cy, vx.side, vx.out, vx.stretch)
+        if vx.flip:
+            box = np.array([self.instance - 1 - box[2], box[1], self.instance - 1 - box[0],
+                            box[3]], np.float32)
+        return box.astype(np.float32), np.int64(POSITIVE if pair.clip.annotated else UNLABELLED)
+
     def sample(self, step: int, index: int) -> dict[str, Any]:
         self._prepare()
         cfg = self.cfg
         rng = np.random.default_rng([self.seed, step, index])
-        clip = self._pick_clip(rng)
-        negative = clip.annotated and bool(rng.random() < cfg.negative) and len(self.annotated) > 1
-        tz = self._pick_frame(rng, clip)
-        if negative:
-            other = clip
-            while other is clip:
-                other = self._pick_clip(rng, annotated_only=True)
-            sclip, tx = other, self._pick_frame(rng, other)
-        else:
-            sclip, tx = clip, self._pick_frame(rng, clip, tz, cfg.frame_gap)
+        pair = self._pick_pair(rng)
         flip = bool(rng.random() < cfg.flip)
         grey = bool(rng.random() < cfg.grey)
         stretch = math.exp(rng.uniform(-cfg.aspect, cfg.aspect)) if cfg.aspect > 0 else 1.0
-        out: dict[str, Any] = {}
-        frames: dict[tuple[int, int, str], np.ndarray] = {}
-
-        def get(c: Clip, i: int, m: str) -> np.ndarray:
-            key = (id(c), i, m)
-            if key not in frames:
-                frames[key] = self._frame(c, i, m)
-            return frames[key]
-
-        first = self.modalities[0]
-        if clip.annotated:
-            bz = clip.boxes[tz]  # type: ignore[index]
-        else:
-            bz = self._pseudo_box(rng, get(clip, tz, first).shape)
-        bx = sclip.boxes[tx] if sclip.annotated else bz  # type: ignore[index]
-        vz = self._view(rng, bz, self.exemplar, cfg.template_shift, cfg.template_scale, bz,
+        frames = _FrameCache(self._frame)
+        if pair.clip.annotated:
+            bz = pair.clip.boxes[pair.tz]  # type: ignore[index]
+        else:  # unlabelled data: crops around a random pseudo-box
+            bz = self._pseudo_box(rng, frames(pair.clip, pair.tz, self.modalities[0]).shape)
+        bx = pair.sclip.boxes[pair.tx] if pair.sclip.annotated else bz  # type: ignore[index]
+        vz = self._view(rng, bz, self.exemplar, cfg.template_shift, cfg.template_scale,
                         flip, grey, stretch)
-        vx = self._view(rng, bx, self.instance, cfg.search_shift, cfg.search_scale, bx,
+        vx = self._view(rng, bx, self.instance, cfg.search_shift, cfg.search_scale,
                         flip, grey, stretch)
-        curve = None
-        if cfg.thermal_agc > 0 and rng.random() < cfg.thermal_agc:
-            curve = (math.exp(rng.uniform(-0.5, 0.5)), rng.uniform(0.3, 1.0),
-                     rng.uniform(0.2, 0.8))
-        # its own stream, so that the other draws (and old runs' samples) stay as they were
-        visible = (cfg.visible_as_thermal > 0 and np.random.default_rng(
-            [self.seed, step, index, 1]).random() < cfg.visible_as_thermal)
-        for m in self.modalities:
-            src = "rgb" if visible and m == "tir" else m
-            zimg, ximg = get(clip, tz, src), get(sclip, tx, src)
-            out[f"z_{m}"] = self._render(zimg, vz, _mean_colour(zimg))
-            out[f"x_{m}"] = self._render(ximg, vx, _mean_colour(ximg))
-            if curve is not None and src == "tir":
-                out[f"z_{m}"] = _tone_curve(out[f"z_{m}"], *curve)
-                out[f"x_{m}"] = _tone_curve(out[f"x_{m}"], *curve)
-        if negative:
-            box, kind = np.full(4, np.nan, np.float32), NEGATIVE
-        elif not clip.annotated:
-            box, kind = box_in_crop(bx, vx.cx, vx.cy, vx.side, vx.out, vx.stretch), UNLABELLED
-        else:
-            box, kind = box_in_crop(bx, vx.cx, vx.cy, vx.side, vx.out, vx.stretch), POSITIVE
-        if flip and np.all(np.isfinite(box)):
-            box = np.array([self.instance - 1 - box[2], box[1], self.instance - 1 - box[0], box[3]],
-                           np.float32)
-        out["box"] = box.astype(np.float32)
-        out["kind"] = np.int64(kind)
+        out = self._crops(frames, pair, vz, vx, self._tone(rng),
+                          self._visible_as_thermal(step, index))
+        out["box"], out["kind"] = self._label(pair, bx, vx)
         return out
 
 
@@ -445,11 +452,6 @@ def _tone_curve(crop: np.ndarray, gamma: float, contrast: float, level: float) -
     """A thermal camera's gain control: ``255 * (c * v**g + (1 - c) * level)``, v = crop / 255."""
     v = np.power(crop / 255.0, gamma, dtype=np.float32)
     return (255.0 * (contrast * v + (1.0 - contrast) * level)).astype(np.float32)
-
-
-def _mean_colour(img: np.ndarray) -> tuple[float, ...]:
-    """Padding value of crops reaching outside the image (the runtime's rule)."""
-    return tuple(float(v) for v in img.reshape(-1, 3).mean(0))
 
 
 def collate(samples: list[dict[str, Any]]) -> dict[str, Any]:

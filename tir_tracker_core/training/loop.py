@@ -1,16 +1,16 @@
 """The plain training loop shared by ``train`` and ``distill``.
 
 A :class:`Task` supplies the trainable module, its actor, its parameter groups and its batches;
-the loop steps the optimiser, schedules the learning rate, logs (progress bar, CSV, TensorBoard
-when installed), writes atomic resumable checkpoints and runs data-parallel under torchrun.
+the :class:`Trainer` resumes from the newest checkpoint, cycles the step loader, makes one
+optimiser step per batch, logs (``stats.StatsLog``), writes atomic resumable checkpoints
+(``state``) and runs data-parallel under torchrun. Like pytracking's ``LTRTrainer``, each part
+of a step is one small named method.
 """
 
 from __future__ import annotations
 
-import csv
 import logging
-import math
-import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,18 +24,30 @@ from ..errors import ConfigError
 from .actors import BaseActor
 from .config import CheckpointConfig, LogConfig, OptimConfig
 from .data import StepBatches, StepDataset
-from .distributed import DistInfo, all_mean, barrier
-from .state import latest_state, save_train_state
+from .distributed import DistInfo, barrier
+from .optim import (backbone_frozen, build_optimizer, clip_grads, drop_backbone_grads, get_lr,
+                    set_lr)
+from .state import TrainState, latest_state, save_train_state
+from .stats import StatsLog
 
 log = logging.getLogger(__name__)
 
 
+def freeze_batchnorm(module: nn.Module) -> None:
+    """Put every BatchNorm in eval mode (running statistics fixed; affine still trains)."""
+    for m in module.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.eval()
+
+
 class Task:
-    """What the loop trains. Subclasses set ``actor`` and implement the methods below."""
+    """What the loop trains. Subclasses set ``actor`` and ``batches`` and implement
+    :meth:`trainable` and :meth:`param_groups`; ``freeze_bn`` keeps BatchNorm statistics fixed."""
 
     actor: BaseActor
     batches: StepBatches
     find_unused_parameters: bool = False
+    freeze_bn: bool = False
 
     def trainable(self) -> nn.Module:
         """The module whose parameters are optimised and checkpointed."""
@@ -58,49 +70,8 @@ class Task:
 
     def train_mode(self) -> None:
         self.trainable().train()
-
-
-def get_lr(step: int, cfg: OptimConfig) -> float:
-    """Learning rate of ``step``: linear warm-up, then cosine decay or constant."""
-    total = cfg.total_steps
-    if step < cfg.warmup_steps:
-        f = cfg.warmup_factor + (1 - cfg.warmup_factor) * step / max(cfg.warmup_steps, 1)
-        return cfg.lr * f
-    if cfg.schedule == "constant":
-        return cfg.lr
-    t = (step - cfg.warmup_steps) / max(total - cfg.warmup_steps, 1)
-    return cfg.min_lr + 0.5 * (cfg.lr - cfg.min_lr) * (1 + math.cos(math.pi * min(t, 1.0)))
-
-
-def split_decay(named: list[tuple[str, nn.Parameter]]
-                ) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
-    """(weights that get weight decay, biases and norm parameters that do not)."""
-    decay = [p for _, p in named if p.requires_grad and p.ndim > 1]
-    no_decay = [p for _, p in named if p.requires_grad and p.ndim <= 1]
-    return decay, no_decay
-
-
-def make_groups(name: str, named: list[tuple[str, nn.Parameter]], lr_mult: float,
-                weight_decay: float, freeze: tuple[str, ...] = ()) -> list[dict[str, Any]]:
-    """Optimiser groups of ``named`` parameters; those whose name starts with a ``freeze``
-    prefix get ``requires_grad = False`` and are left out."""
-    for n, p in named:
-        if any(n.startswith(f) for f in freeze):
-            p.requires_grad_(False)
-    decay, no_decay = split_decay(named)
-    groups = []
-    if decay:
-        groups.append({"params": decay, "name": name, "lr_mult": lr_mult,
-                       "weight_decay": weight_decay})
-    if no_decay:
-        groups.append({"params": no_decay, "name": name, "lr_mult": lr_mult, "weight_decay": 0.0})
-    return groups
-
-
-def build_optimizer(groups: list[dict[str, Any]], cfg: OptimConfig) -> torch.optim.Optimizer:
-    if cfg.optimizer == "sgd":
-        return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum)
-    return torch.optim.AdamW(groups, lr=cfg.lr)
+        if self.freeze_bn:
+            freeze_batchnorm(self.trainable())
 
 
 @dataclass
@@ -118,51 +89,6 @@ class LoopResult:
     steps: int
     resumed_from: int
     last_stats: dict[str, float] = field(default_factory=dict)
-
-
-class _Logger:
-    """Rank-0 CSV (always) and TensorBoard (when installed) logs; resumable."""
-
-    def __init__(self, out: Path, cfg: LogConfig, start: int, enabled: bool) -> None:
-        self.enabled = enabled
-        self.path = out / "log.csv"
-        self.keys: list[str] | None = None
-        self.tb = None
-        if not enabled:
-            return
-        if self.path.is_file():  # resume: drop rows written after the checkpoint
-            with open(self.path, newline="") as f:
-                rows = list(csv.reader(f))
-            if rows:
-                self.keys = rows[0]
-                kept = [r for r in rows[1:] if r and int(r[0]) <= start]
-                with open(self.path, "w", newline="") as f:
-                    csv.writer(f).writerows([rows[0], *kept])
-        if cfg.tensorboard:
-            try:
-                from torch.utils.tensorboard import SummaryWriter
-
-                self.tb = SummaryWriter(str(out / "tb"), purge_step=start + 1)
-            except ImportError:
-                log.info("tensorboard is not installed; logging to %s only", self.path)
-
-    def write(self, step: int, values: dict[str, float]) -> None:
-        if not self.enabled:
-            return
-        if self.keys is None:
-            self.keys = ["step", *values]
-            with open(self.path, "w", newline="") as f:
-                csv.writer(f).writerow(self.keys)
-        with open(self.path, "a", newline="") as f:
-            csv.writer(f).writerow([step, *(f"{values.get(k, float('nan')):.6g}"
-                                             for k in self.keys[1:])])
-        if self.tb is not None:
-            for k, v in values.items():
-                self.tb.add_scalar(k, v, step)
-
-    def close(self) -> None:
-        if self.tb is not None:
-            self.tb.close()
 
 
 def _wrap(module: nn.Module, info: DistInfo, find_unused: bool) -> nn.Module:
@@ -183,6 +109,143 @@ def _worker_init(_: int) -> None:
     cv2.setNumThreads(1)
 
 
+class Trainer:
+    """Trains one :class:`Task` in ``out``: :meth:`train` is resume, then one
+    :meth:`train_step` per step with stats and checkpoints in between."""
+
+    def __init__(self, task: Task, settings: LoopSettings, out: Path, info: DistInfo) -> None:
+        self.task = task
+        self.settings = settings
+        self.out = out
+        self.info = info
+        self.ckpt_dir = out / "checkpoints"
+        self.opt: torch.optim.Optimizer | None = None
+
+    # ------------------------------------------------------------------ run
+    def train(self, resume: bool = True, stop_after: int | None = None) -> LoopResult:
+        """Train up to ``optim.total_steps`` (or ``stop_after``) steps, resuming from the newest
+        checkpoint in ``OUT/checkpoints`` when ``resume``."""
+        total = self.settings.optim.total_steps
+        end = total if stop_after is None else min(total, stop_after)
+        start = self.restore(resume)
+        stats = StatsLog(self.out, self.settings.log, self.info, start, total)
+        try:
+            self.cycle(self.loader(start, end), start, end, stats)
+        finally:
+            stats.close()
+        if start == total:
+            log.info("training already complete at step %d", total)
+        self.task.actor.net = self.task.trainable()
+        return LoopResult(max(end, start), start, stats.last)
+
+    def cycle(self, batches: Iterable[dict[str, Any]], start: int, end: int,
+              stats: StatsLog) -> None:
+        """Steps ``start .. end - 1``, one batch each."""
+        for step, batch in zip(range(start, end), batches):
+            lr, step_stats = self.train_step(step, batch)
+            stats.update(step_stats)
+            done = step + 1
+            if stats.due(done, end):
+                stats.flush(done, lr)
+            stats.advance()
+            if done % self.settings.checkpoint.every == 0 or done == end:
+                self.checkpoint(done)
+
+    # ------------------------------------------------------------------ resume
+    def restore(self, resume: bool) -> int:
+        """Load the newest checkpoint (model, optimiser, RNG) when resuming; set up the
+        optimiser and the (DDP-wrapped) network; returns the first step to run."""
+        state = latest_state(self.ckpt_dir) if resume else None
+        start = 0
+        if state is not None:
+            start = self.load_model(state)
+        elif resume and self.ckpt_dir.is_dir() and any(self.ckpt_dir.iterdir()):
+            log.warning("no usable checkpoint in %s; starting from step 0", self.ckpt_dir)
+        total = self.settings.optim.total_steps
+        if start > total:
+            raise ConfigError(f"checkpoint in {self.ckpt_dir} is at step {start}, past the "
+                              f"configured {total} steps; raise the step count or use a new "
+                              "--out")
+        self.task.trainable().to(self.info.device)
+        self.setup(state.optim if state is not None else None)
+        if state is not None:
+            self.restore_rng(state.rng)
+        return start
+
+    def load_model(self, state: TrainState) -> int:
+        """Rebuild the trainable module as checkpointed and load its weights strictly."""
+        if state.meta.get("config") != to_dict(self.settings.config):
+            log.warning("resuming from %s with a changed config", self.ckpt_dir)
+        self.task.rebuild(state.meta.get("arch", {}))
+        self.task.trainable().load_state_dict(state.model, strict=True)
+        log.info("resuming from step %d (%s)", state.step, self.ckpt_dir)
+        return state.step
+
+    def restore_rng(self, rng: dict[str, torch.Tensor]) -> None:
+        if "torch" in rng:
+            torch.set_rng_state(rng["torch"])
+            if "cuda" in rng and self.info.device.type == "cuda":
+                torch.cuda.set_rng_state(rng["cuda"], self.info.device)
+
+    def setup(self, optim_state: dict[str, Any] | None) -> None:
+        """A fresh optimiser over the task's groups (its state restored when given) and the
+        actor's network, DDP-wrapped when distributed. Again after an architecture change."""
+        self.opt = build_optimizer(self.task.param_groups(), self.settings.optim)
+        if optim_state is not None:
+            self.opt.load_state_dict(optim_state)
+        self.task.actor.net = _wrap(self.task.trainable(), self.info,
+                                    self.task.find_unused_parameters)
+
+    def loader(self, start: int, end: int) -> torch.utils.data.DataLoader:
+        """Batches of steps ``start .. end - 1`` (workers build their own clips)."""
+        # workers are spawned, not forked: a fork of a process whose OpenMP / OpenCV thread
+        # pools are running can deadlock; they build their own clips (see data.ClipSet)
+        workers = self.settings.workers
+        self.task.batches.sampler.check()
+        if workers:
+            self.task.batches.sampler.release()
+        return torch.utils.data.DataLoader(
+            StepDataset(self.task.batches), sampler=range(start, max(end, start)),
+            batch_size=None, num_workers=workers,
+            worker_init_fn=_worker_init if workers else None,
+            multiprocessing_context="spawn" if workers else None,
+            persistent_workers=False, pin_memory=self.info.device.type == "cuda")
+
+    # ------------------------------------------------------------------ step
+    def train_step(self, step: int, batch: dict[str, Any]) -> tuple[float, dict[str, float]]:
+        """One optimiser step; returns the learning rate and the actor's stats."""
+        if self.task.before_step(step):  # the architecture changed: new optimiser
+            self.task.trainable().to(self.info.device)
+            self.setup(None)
+        assert self.opt is not None
+        ocfg = self.settings.optim
+        self.task.train_mode()
+        lr, frozen = get_lr(step, ocfg), backbone_frozen(step, ocfg)
+        set_lr(self.opt, lr, frozen)
+        loss, stats = self.task.actor(_to(batch, self.info.device))
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"loss is {loss.item()} at step {step}; lower optim.lr "
+                                     "or raise optim.warmup_steps")
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if frozen:
+            drop_backbone_grads(self.opt)
+        if ocfg.grad_clip > 0:
+            stats["Stats/grad_norm"] = clip_grads(self.opt, ocfg.grad_clip)
+        self.opt.step()
+        return lr, stats
+
+    def checkpoint(self, step: int) -> None:
+        """Rank 0 writes the resumable checkpoint of ``step``; every rank waits for it."""
+        if self.info.is_main:
+            assert self.opt is not None
+            meta = {"arch": self.task.arch(), "config": to_dict(self.settings.config),
+                    "world_size": self.info.world}
+            save_train_state(self.ckpt_dir, step, self.task.trainable(), self.opt, meta,
+                             self.settings.checkpoint.keep)
+        barrier(self.info)
+
+
 def run_loop(task: Task, settings: LoopSettings, out: Path, info: DistInfo,
              resume: bool = True, stop_after: int | None = None) -> LoopResult:
     """Train ``task`` for ``settings.optim.total_steps`` steps (resuming from ``out``).
@@ -190,120 +253,4 @@ def run_loop(task: Task, settings: LoopSettings, out: Path, info: DistInfo,
     ``stop_after``: leave after that many steps (with a checkpoint there), as a job with a
     time limit would; a later call resumes. ``LoopResult.steps`` tells where it stopped.
     """
-    ocfg = settings.optim
-    total = ocfg.total_steps
-    end = total if stop_after is None else min(total, stop_after)
-    ckpt_dir = out / "checkpoints"
-    start = 0
-    state = latest_state(ckpt_dir) if resume else None
-    if state is not None:
-        if state.meta.get("config") != to_dict(settings.config):
-            log.warning("resuming from %s with a changed config", ckpt_dir)
-        task.rebuild(state.meta.get("arch", {}))
-        task.trainable().load_state_dict(state.model, strict=True)
-        start = state.step
-        log.info("resuming from step %d (%s)", start, ckpt_dir)
-    elif resume and ckpt_dir.is_dir() and any(ckpt_dir.iterdir()):
-        log.warning("no usable checkpoint in %s; starting from step 0", ckpt_dir)
-    if start > total:
-        raise ConfigError(f"checkpoint in {ckpt_dir} is at step {start}, past the configured "
-                          f"{total} steps; raise the step count or use a new --out")
-    task.trainable().to(info.device)
-
-    def setup(restore: dict[str, Any] | None) -> tuple[nn.Module, torch.optim.Optimizer]:
-        opt = build_optimizer(task.param_groups(), ocfg)
-        if restore is not None:
-            opt.load_state_dict(restore)
-        net = _wrap(task.trainable(), info, task.find_unused_parameters)
-        task.actor.net = net
-        return net, opt
-
-    net, opt = setup(state.optim if state is not None else None)
-    if state is not None and "torch" in state.rng:
-        torch.set_rng_state(state.rng["torch"])
-        if "cuda" in state.rng and info.device.type == "cuda":
-            torch.cuda.set_rng_state(state.rng["cuda"], info.device)
-    del state
-
-    # workers are spawned, not forked: a fork of a process whose OpenMP / OpenCV thread pools
-    # are running can deadlock; they build their own clips (see data.ClipSet)
-    task.batches.sampler.check()
-    if settings.workers:
-        task.batches.sampler.release()
-    loader = torch.utils.data.DataLoader(
-        StepDataset(task.batches), sampler=range(start, max(end, start)), batch_size=None,
-        num_workers=settings.workers, worker_init_fn=_worker_init if settings.workers else None,
-        multiprocessing_context="spawn" if settings.workers else None,
-        persistent_workers=False, pin_memory=info.device.type == "cuda")
-    logger = _Logger(out, settings.log, start, info.is_main)
-    bar = None
-    if info.is_main and settings.log.progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=total, initial=start, desc="train", unit="step", dynamic_ncols=True)
-    acc: dict[str, float] = {}
-    n_acc = 0
-    last: dict[str, float] = {}
-    t_last = time.perf_counter()
-
-    def checkpoint(step: int) -> None:
-        if info.is_main:
-            meta = {"arch": task.arch(), "config": to_dict(settings.config),
-                    "world_size": info.world}
-            save_train_state(ckpt_dir, step, task.trainable(), opt, meta,
-                             settings.checkpoint.keep)
-        barrier(info)
-
-    step = start
-    for step, batch in zip(range(start, end), loader):
-        if task.before_step(step):
-            task.trainable().to(info.device)
-            net, opt = setup(None)
-        task.train_mode()
-        lr = get_lr(step, ocfg)
-        frozen = step < ocfg.freeze_backbone_steps
-        for g in opt.param_groups:
-            g["lr"] = 0.0 if frozen and g["name"] == "backbone" else lr * g["lr_mult"]
-        loss, stats = task.actor(_to(batch, info.device))
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"loss is {loss.item()} at step {step}; lower optim.lr "
-                                     "or raise optim.warmup_steps")
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if frozen:
-            for g in opt.param_groups:
-                if g["name"] == "backbone":
-                    for p in g["params"]:
-                        p.grad = None
-        if ocfg.grad_clip > 0:
-            params = [p for g in opt.param_groups for p in g["params"] if p.grad is not None]
-            gn = torch.nn.utils.clip_grad_norm_(params, ocfg.grad_clip)
-            stats["Stats/grad_norm"] = float(gn)
-        opt.step()
-        for k, v in stats.items():
-            acc[k] = acc.get(k, 0.0) + v
-        n_acc += 1
-        done = step + 1
-        if done % settings.log.every == 0 or done == end:
-            keys = sorted(acc)
-            means = all_mean([acc[k] / n_acc for k in keys], info)
-            now = time.perf_counter()
-            last = dict(zip(keys, means))
-            last["lr"] = lr
-            last["sec_per_step"] = (now - t_last) / n_acc
-            t_last = now
-            logger.write(done, last)
-            if bar is not None:
-                bar.set_postfix(loss=f"{last.get('Loss/total', 0):.4f}", lr=f"{lr:.2e}")
-            acc, n_acc = {}, 0
-        if bar is not None:
-            bar.update(1)
-        if done % settings.checkpoint.every == 0 or done == end:
-            checkpoint(done)
-    if bar is not None:
-        bar.close()
-    logger.close()
-    if start == total:
-        log.info("training already complete at step %d", total)
-    task.actor.net = task.trainable()
-    return LoopResult(max(end, start), start, last)
+    return Trainer(task, settings, out, info).train(resume, stop_after)

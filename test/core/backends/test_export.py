@@ -1,4 +1,5 @@
-"""ONNX export: graph validity, dynamic batch, parity with PyTorch, the content-keyed cache."""
+"""ONNX export (backends/export.py): graph validity, dynamic batch, parity with PyTorch, the
+content-keyed cache, and the ``tir-tracker export`` command."""
 
 from __future__ import annotations
 
@@ -13,9 +14,9 @@ import torch
 
 from backend_helpers import random_crops
 from tir_tracker_core.backends import export
-from tir_tracker_core.backends.export import (ExportError, cached_export, export_key, export_onnx,
-                                              load_export, xcorr_depthwise_shift_add)
-from tir_tracker_core.models.head import xcorr_depthwise
+from tir_tracker_core.backends.export import (cached_export, export_key, export_onnx,
+                                              load_export)
+from tir_tracker_core.errors import ExportError
 
 
 def _run(path, **feeds):
@@ -23,7 +24,7 @@ def _run(path, **feeds):
 
 
 @pytest.mark.parametrize("fixture", ["tiny_model", "tiny_pwdw_model"])
-def test_export_writes_two_valid_graphs_with_dynamic_batch(request, onnx_cache, fixture):
+def test_export_writes_four_valid_graphs_with_dynamic_batch(request, onnx_cache, fixture):
     model = request.getfixturevalue(fixture)
     before = {k: v.clone() for k, v in model.state_dict().items()}
     n_bn = sum(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
@@ -33,7 +34,9 @@ def test_export_writes_two_valid_graphs_with_dynamic_batch(request, onnx_cache, 
     assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)
     assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules()) == n_bn
     for path, inputs, outputs in ((exp.template, ["z"], ["zf"]),
-                                  (exp.track, ["zf", "x"], ["cls", "loc"])):
+                                  (exp.track, ["zf", "x"], ["cls", "loc"]),
+                                  (exp.backbone, ["x"], ["xf"]),
+                                  (exp.head, ["zf", "xf"], ["cls", "loc"])):
         graph = onnx.load(str(path)).graph
         onnx.checker.check_model(onnx.load(str(path)))
         assert [i.name for i in graph.input] == inputs
@@ -52,13 +55,6 @@ def test_export_writes_two_valid_graphs_with_dynamic_batch(request, onnx_cache, 
         np.testing.assert_allclose(zf, zf_t.numpy(), rtol=1e-3, atol=1e-3)
         np.testing.assert_allclose(cls, cls_t.numpy(), rtol=1e-3, atol=1e-3)
         np.testing.assert_allclose(loc, loc_t.numpy(), rtol=1e-3, atol=1e-3)
-
-
-def test_shift_add_depthwise_matches_grouped_conv():
-    torch.manual_seed(0)
-    search, kernel = torch.randn(3, 8, 16, 16), torch.randn(3, 8, 4, 4)
-    torch.testing.assert_close(xcorr_depthwise_shift_add(search, kernel),
-                               xcorr_depthwise(search, kernel), rtol=1e-5, atol=1e-5)
 
 
 def test_cache_exports_once_per_checkpoint(tiny_model, onnx_cache, monkeypatch):
@@ -144,14 +140,12 @@ def test_static_batch_export(tiny_model, tmp_path):
 
 def test_export_command_exports_a_checkpoint_and_prints_the_folder(tiny_model, onnx_cache, tmp_path,
                                                                    capsys):
-    import argparse
-
     from tir_tracker_core.checkpoint import Checkpoint, save_checkpoint
+    from tir_tracker_core.cli import build_parser
 
     ckpt = save_checkpoint(Checkpoint(model=tiny_model.cfg, state_dict=tiny_model.state_dict()),
                            tmp_path / "tiny.safetensors")
-    parser = argparse.ArgumentParser()
-    export.add_export_parser(parser.add_subparsers())
+    parser = build_parser()
     args = parser.parse_args(["export", str(ckpt), "--cache-dir", str(onnx_cache)])
     assert args.func(args) == 0
     folder = capsys.readouterr().out.strip().splitlines()[-1]

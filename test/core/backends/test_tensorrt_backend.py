@@ -1,5 +1,5 @@
-"""TensorRT backend on a machine without it: a clear BackendUnavailableError, the auto choice,
-and the backend's CPU-side logic run through a stand-in compiler."""
+"""TensorRT backend on a machine without it: a clear BackendUnavailableError, and the backend's
+CPU-side logic run through a stand-in compiler."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from backend_helpers import assert_outputs_close, random_crops
-from tir_tracker_core.backends import BACKENDS, auto_backend, build_backend, tensorrt_status
+from tir_tracker_core.backends import BACKENDS, build_backend, tensorrt_status
 from tir_tracker_core.backends import tensorrt_backend as trt_mod
 from tir_tracker_core.errors import BackendUnavailableError, ConfigError
 
@@ -49,49 +49,11 @@ def test_status_names_each_missing_part(monkeypatch):
     assert not ok and "CUDA is not available" in reason and "torch_tensorrt" not in reason
 
 
-def test_auto_choice(monkeypatch):
-    if not _has_real_tensorrt():
-        assert auto_backend() == ("onnxruntime", "cpu")
-    monkeypatch.setattr(trt_mod, "tensorrt_status", lambda: (True, "ok"))
-    assert auto_backend() == ("tensorrt", "cuda")
-    monkeypatch.setattr(trt_mod, "tensorrt_status", lambda: (False, "no"))
-    real = trt_mod.importlib.util.find_spec
-    monkeypatch.setattr(trt_mod.importlib.util, "find_spec",
-                        lambda name: None if name == "onnxruntime" else real(name))
-    assert auto_backend() == ("torch", "cpu")
-
-
-def test_auto_backend_builds_onnxruntime_and_filters_options(tiny_model, onnx_cache, monkeypatch):
-    monkeypatch.setattr(trt_mod, "tensorrt_status", lambda: (False, "no"))
-    be = build_backend("auto", tiny_model, "auto", cache_dir=onnx_cache, threads=1,
-                       precision="fp16")  # a TensorRT option, dropped on this machine
-    assert be.name == "onnxruntime" and be.device == "cpu"
-    with pytest.raises(ConfigError, match="unknown backend option.*colour"):
-        build_backend("auto", tiny_model, "auto", colour="red")
-
-
-def test_auto_with_cpu_device_never_picks_tensorrt(tiny_model, onnx_cache, monkeypatch):
-    monkeypatch.setattr(trt_mod, "tensorrt_status", lambda: (True, "ok"))
-    be = build_backend("auto", tiny_model, "cpu", cache_dir=onnx_cache)
-    assert be.name == "onnxruntime"
-
-
 def test_int8_needs_calibration_and_valid_options(tiny_model):
     with pytest.raises(ConfigError, match="calibration"):
         build_backend("tensorrt", tiny_model, "cuda", precision="int8")
     with pytest.raises(ConfigError, match="precision 'fp8'"):
         build_backend("tensorrt", tiny_model, "cuda", precision="fp8")
-
-
-def test_calibration_crops_from_thermal_frames(tiny_model):
-    rng = np.random.default_rng(0)
-    frames = [rng.integers(0, 65535, (120, 160), dtype=np.uint16) for _ in range(3)]
-    boxes = [(40, 30, 20, 25), (42, 31, 20, 25), (44, 33, 21, 24)]
-    z, x = trt_mod.calibration_crops(frames, boxes, tiny_model.cfg)
-    assert z.shape == (3, 3, 127, 127) and x.shape == (3, 3, 255, 255)
-    assert z.dtype == np.float32 and 0 <= z.min() and z.max() <= 255
-    with pytest.raises(ConfigError, match="one box per frame"):
-        trt_mod.calibration_crops(frames, boxes[:2], tiny_model.cfg)
 
 
 class _FakeInput:

@@ -9,13 +9,9 @@ import cv2
 import numpy as np
 import pytest
 
-from tir_tracker_core.data.sequences import (
-    DatasetError,
-    PairedImage,
-    PairedSequence,
-    detect_paired_layout,
-    load_paired,
-)
+from tir_tracker_core.data.paired import PairedImage, detect_paired_layout, load_paired
+from tir_tracker_core.data.sequence import PairedSequence
+from tir_tracker_core.errors import DatasetError
 
 
 def llvip(shared_data: Path) -> Path:

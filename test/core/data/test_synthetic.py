@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tir_tracker_core.data.sequences import load_sequences
+from tir_tracker_core.data import load_sequences
 from tir_tracker_core.data.synthetic import (
     TIR_MAX_COUNT,
     SyntheticConfig,

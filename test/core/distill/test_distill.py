@@ -132,7 +132,7 @@ def test_kill_and_resume_through_the_cli(tmp_path, distill_dict):
     ref = distill(_cfg(d), tmp_path / "ref")
     out = tmp_path / "killed"
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "tir_tracker_core.training", "distill", "--config",
+    cmd = [sys.executable, "-m", "tir_tracker_core.cli", "distill", "--config",
            str(cfg_path), "--out", str(out)]
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
@@ -158,7 +158,7 @@ def test_two_process_ddp_matches_one_process(tmp_path, distill_dict, free_port):
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-         "--master_port", str(free_port), "-m", "tir_tracker_core.training", "distill",
+         "--master_port", str(free_port), "-m", "tir_tracker_core.cli", "distill",
          "--config", str(cfg_path), "--out", str(out)],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -11,9 +11,10 @@ import torch
 
 from tir_tracker_core.checkpoint import Checkpoint, save_checkpoint
 from tir_tracker_core.models import PRESETS, build_model, count_macs
-from tir_tracker_core.distill.prune import (config_from_model, cut_channels, prune_channels,
-                                           prune_model, rebuild, scale_slices, select_channels,
-                                           stage_ratio)
+from tir_tracker_core.distill.config import PruneConfig
+from tir_tracker_core.distill.prune import (PruneSpec, config_from_model, cut_channels,
+                                           prune_channels, prune_model, rebuild, scale_slices,
+                                           select_channels, stage_ratio, stage_spec)
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -40,7 +41,7 @@ def test_pruned_network_rebuilds_exactly(importance, global_pruning, ratio):
             m.running_var.data.uniform_(0.5, 2.0)
     z, x = _inputs(net.cfg)
     before = count_macs(net)
-    pruned = prune_model(net, ratio, importance, global_pruning).eval()
+    pruned = prune_model(net, PruneSpec(ratio, importance, global_pruning)).eval()
     with torch.no_grad():
         ref = net(z, x)  # net was pruned in place; pruned is its Torch-Pruning-free rebuild
         out = pruned(z, x)
@@ -55,7 +56,7 @@ def test_pruned_network_rebuilds_exactly(importance, global_pruning, ratio):
 
 def test_pruned_checkpoint_loads_without_torch_pruning(tmp_path, tiny_cfg):
     torch.manual_seed(0)
-    pruned = prune_model(build_model(tiny_cfg), 0.4)
+    pruned = prune_model(build_model(tiny_cfg), PruneSpec(0.4))
     path = save_checkpoint(Checkpoint(pruned.cfg, pruned.state_dict()), tmp_path / "p.safetensors")
     code = ("import sys; sys.modules['torch_pruning'] = None\n"
             "from tir_tracker_core.api import load_model\n"
@@ -83,12 +84,12 @@ def test_selected_channels_are_the_ones_a_cut_removes(importance, global_pruning
             m.running_var.data.uniform_(0.5, 2.0)
     z, x = _inputs(net.cfg)
     shapes = (torch.zeros(1, 3, 127, 127), torch.zeros(1, 3, 255, 255))
+    spec = PruneSpec(0.5, importance, global_pruning, round_to=8)
     direct = copy.deepcopy(net)
-    prune_channels(direct, direct, shapes, 0.5, importance, global_pruning, round_to=8)
+    prune_channels(direct, direct, shapes, spec)
     direct = rebuild(direct)
     before = {k: v.clone() for k, v in net.state_dict().items()}
-    roots, slices = select_channels(net, net, shapes, 0.5, importance, global_pruning,
-                                    round_to=8)
+    roots, slices = select_channels(net, net, shapes, spec)
     assert all(torch.equal(v, before[k]) for k, v in net.state_dict().items())  # nothing cut
     assert {n.rsplit(".", 1)[-1] for n, _, _ in slices} == {"weight", "bias"}
     assert any(d == 1 for _, d, _ in slices)  # consumers' input channels are included
@@ -111,6 +112,17 @@ def test_stage_ratios_compound_to_the_total():
     for k in (1, 2, 3):
         left *= 1 - stage_ratio(0.45, 3, k)
     assert left == pytest.approx(0.55)
+
+
+def test_stage_spec_carries_the_schedule_into_one_pruner_step():
+    cfg = PruneConfig(ratio=0.45, importance="lamp", global_pruning=True, stages=3, interval=5,
+                      max_layer_ratio=0.7, ignore=("head.cls_tower",), round_to=8,
+                      layer_ratios={"backbone.features.2": 0.6})
+    spec = stage_spec(cfg, 2)
+    assert spec == PruneSpec(stage_ratio(0.45, 3, 2), "lamp", True, ("head.cls_tower",), 8, 0.7,
+                             {"backbone.features.2": stage_ratio(0.6, 3, 2)})
+    assert not spec.empty and PruneSpec(0.0).empty
+    assert not PruneSpec(0.0, layer_ratios={"head": 0.3}).empty
 
 
 def test_shipped_recipe_parses(repo_root):

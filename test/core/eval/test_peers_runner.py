@@ -9,10 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tir_tracker_core.data.sequences import Sequence, load_sequences
+from tir_tracker_core.data import Sequence, load_sequences
 from tir_tracker_core.data.synthetic import SyntheticConfig, generate_sequence
 from tir_tracker_core.errors import ConfigError, InvalidBoxError, ModelLoadError
-from tir_tracker_core.eval.bench import MultiFromSingle, bench, replicate_boxes
+from tir_tracker_core.eval.adapters import MultiFromSingle
+from tir_tracker_core.eval.bench import bench, replicate_boxes
 from tir_tracker_core.eval.peers import (
     PEER_NAMES,
     OpenCVTracker,

@@ -10,7 +10,6 @@ from tir_tracker_core.config import ModelConfig, TrackerConfig
 from tir_tracker_core.errors import InvalidBoxError, InvalidFrameError, TrackerInputError, UnknownTargetError
 from tir_tracker_core.eval.metrics import iou
 from tir_tracker_core.tracking import Tracker, TrackState
-from tir_tracker_core.tracking.tracker import box_iou, peak_to_sidelobe
 
 H, W = 240, 320
 
@@ -202,28 +201,11 @@ def test_two_targets_never_take_one_object(exclusion_iou):
         assert shared > 10
 
 
-def test_box_iou_and_psr_ignore():
-    a = np.array([[0.0, 0.0, 10.0, 10.0], [5.0, 5.0, 15.0, 15.0]])
-    b = np.array([[0.0, 0.0, 10.0, 10.0], [20.0, 20.0, 30.0, 30.0]])
-    np.testing.assert_allclose(box_iou(a, b), [[1.0, 0.0], [25 / 175, 0.0]])
-    # a map with a second, stronger peak: ignoring the cells of that peak raises the PSR of
-    # the remaining one, and ignoring every cell falls back to the whole map
-    s = np.full((1, 8, 8), 0.1)
-    s[0, 2, 2], s[0, 6, 6] = 0.8, 0.9
-    ignore = np.zeros((1, 64), bool)
-    ignore[0, 6 * 8 + 6] = True
-    whole = peak_to_sidelobe(s.reshape(1, -1), 8)
-    part = peak_to_sidelobe(s.reshape(1, -1), 8, ignore=ignore)
-    assert part[0] > 2 * whole[0]
-    everything = np.ones((1, 64), bool)
-    np.testing.assert_allclose(peak_to_sidelobe(s.reshape(1, -1), 8, ignore=everything), whole)
-
-
 class _FixedMaps:
     """Backend stand-in: every target's score map peaks at its search centre (the target
     stays where it is) and the regressed box keeps its size."""
 
-    name, device = "fixed-maps", "cpu"
+    name, device, accepts_mono = "fixed-maps", "cpu", False
 
     def __init__(self, cfg: ModelConfig, size_crop: float) -> None:
         self.cfg, self.half = cfg, size_crop / 2

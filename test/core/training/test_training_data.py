@@ -8,9 +8,10 @@ import torch
 
 from tir_tracker_core.config import ModelConfig
 from tir_tracker_core.errors import ConfigError
+from tir_tracker_core.geometry import box_center, context_side, crop, mean_colour
 from tir_tracker_core.training.config import DataSource, LossConfig, SamplerConfig
-from tir_tracker_core.training.data import (NEGATIVE, POSITIVE, ClipSet, PairSampler,
-                                            StepBatches, box_in_crop, crop)
+from tir_tracker_core.training.data import (NEGATIVE, POSITIVE, Clip, ClipSet, PairSampler,
+                                            StepBatches)
 from tir_tracker_core.training.losses import box_loss, ltrb_iou, point_targets, score_points
 
 SRC = DataSource(kind="synthetic", count=2, seed=5, frames=20, width=160, height=128, targets=1)
@@ -77,15 +78,60 @@ def test_visible_as_thermal_swaps_only_the_chosen_pairs(tiny_cfg):
         PairSampler(ClipSet([SRC]), SamplerConfig(visible_as_thermal=0.5), tiny_cfg, ("tir",))
 
 
-def test_crop_maps_box_centre_to_crop_centre():
-    img = np.zeros((100, 120, 3), np.uint8)
-    img[40:60, 50:70] = 255  # a 20x20 box at x=50, y=40
-    box = np.array([50.0, 40.0, 20.0, 20.0])
-    cx, cy = 50 + 19 / 2, 40 + 19 / 2
-    c = crop(img, cx, cy, 40.0, 80, (0, 0, 0))
-    b = box_in_crop(box, cx, cy, 40.0, 80)
-    np.testing.assert_allclose(b, [19.5, 19.5, 59.5, 59.5])
-    assert c[39, 39].min() == 255 and c[5, 5].max() == 0
+BOX = (90.0, 84.0, 20.0, 24.0)  # x, y, w, h of a white target on a black 200x200 frame
+
+
+def _still_sampler(model: ModelConfig, **kw) -> PairSampler:
+    """A sampler whose only clip is one still frame with the target at ``BOX``."""
+    img = np.zeros((200, 200, 3), np.uint8)
+    x, y, w, h = (int(v) for v in BOX)
+    img[y:y + h, x:x + w] = 255
+    clip = Clip("still", 2, np.array([BOX, BOX]), np.ones(2, bool), lambda i: img,
+                lambda i: img)
+    clips = ClipSet([SRC])
+    clips._groups = [[clip]]  # the still clip instead of the source's
+    cfg = SamplerConfig(**{"template_shift": 0.0, "template_scale": 0.0, "search_shift": 0.0,
+                           "search_scale": 0.0, "blur": 0.0, "color": 0.0, "negative": 0.0,
+                           **kw})
+    return PairSampler(clips, cfg, model, ("tir",), seed=1)
+
+
+def _assert_box_on_target(crop_chw: np.ndarray, box: np.ndarray) -> None:
+    """``box`` (``x1, y1, x2, y2``; pixel ``i`` covers ``[i - 0.5, i + 0.5)``) is where the
+    target is: white inside it, black outside it (1 px margins for the bilinear edge), and
+    the white mass centred on the box centre."""
+    img = crop_chw[0].astype(np.float64)
+    x1, y1, x2, y2 = box
+    ys, xs = np.mgrid[: img.shape[0], : img.shape[1]]
+    inside = (xs >= x1 + 1.5) & (xs <= x2 - 1.5) & (ys >= y1 + 1.5) & (ys <= y2 - 1.5)
+    outside = (xs <= x1 - 1.5) | (xs >= x2 + 1.5) | (ys <= y1 - 1.5) | (ys >= y2 + 1.5)
+    assert inside.any() and img[inside].min() == 255
+    assert img[outside].max() == 0
+    centroid = [(xs * img).sum() / img.sum(), (ys * img).sum() / img.sum()]
+    np.testing.assert_allclose(centroid, [(x1 + x2) / 2, (y1 + y2) / 2], atol=0.05)
+
+
+@pytest.mark.parametrize("flip,aspect", [(0.0, 0.0), (1.0, 0.0), (1.0, 0.4)])
+def test_search_box_label_lies_on_the_target(tiny_cfg, flip, aspect):
+    for index in range(3):
+        out = _still_sampler(tiny_cfg, flip=flip, aspect=aspect).sample(0, index)
+        assert out["kind"] == POSITIVE
+        _assert_box_on_target(out["x_tir"], out["box"])
+        if aspect == 0:  # the search side is the context side x instance / exemplar
+            x1, y1, x2, y2 = out["box"]
+            scale = tiny_cfg.instance_size / (context_side(20, 24, 0.5) * 127 / 63)
+            np.testing.assert_allclose([x2 - x1, y2 - y1], [20 * scale, 24 * scale], rtol=1e-5)
+
+
+def test_training_crops_are_the_runtime_crops(tiny_cfg):
+    """Without augmentation the template crop is the runtime's crop of the same box
+    (geometry.crop: same window, same padding colour), pixel for pixel."""
+    sampler = _still_sampler(tiny_cfg)
+    img = sampler.clips.groups()[0][0].tir(0)
+    out = sampler.sample(0, 0)
+    cx, cy = box_center(BOX)
+    z = crop(img, cx, cy, context_side(20, 24, 0.5), tiny_cfg.exemplar_size, mean_colour(img))
+    np.testing.assert_array_equal(out["z_tir"], z.transpose(2, 0, 1))
 
 
 def test_point_targets(tiny_cfg):

@@ -1,4 +1,5 @@
-"""Benchmark sequence readers: real annotation files with tiny generated images."""
+"""Benchmark layout readers and layout detection: real annotation files with tiny generated
+images."""
 
 from __future__ import annotations
 
@@ -11,16 +12,14 @@ import cv2
 import numpy as np
 import pytest
 
-from tir_tracker_core.data.sequences import (
+from tir_tracker_core.data.benchmarks import (
     LSOTB_TIR_ATTRIBUTES,
     PTB_TIR_ATTRIBUTES,
-    DatasetError,
-    Sequence,
     detect_layout,
     load_sequences,
     normalize_attribute_name,
-    read_boxes,
 )
+from tir_tracker_core.errors import DatasetError
 
 SCENARIO_FLAG = {"V": "vehicle", "D": "drone", "S": "surveillance", "H": "hand_held"}
 
@@ -251,29 +250,6 @@ def test_otb_separators_multi_target_and_collection(tmp_path: Path) -> None:
     np.testing.assert_array_equal(seqs["Car"].gt[1], [5, 6, 7, 8])
 
 
-def test_natural_frame_order(tmp_path: Path) -> None:
-    folder = tmp_path / "seq"
-    write_frames(folder / "img", 12, "{}.png")  # 1.png ... 12.png, no zero padding
-    (folder / "groundtruth_rect.txt").write_text("1,1,5,5\n" * 12)
-    (seq,) = load_sequences(folder)
-    assert seq.frame_paths is not None
-    assert [p.name for p in seq.frame_paths[:3]] == ["1.png", "2.png", "3.png"]
-    assert int(seq.frame(9)[0, 0]) == 95
-
-
-def test_bad_annotation_line_names_file_and_line(tmp_path: Path) -> None:
-    path = tmp_path / "gt.txt"
-    path.write_text("1,2,3,4\n1,2,x,4\n")
-    with pytest.raises(DatasetError, match=r"gt\.txt:2 has a non-numeric value"):
-        read_boxes(path)
-    path.write_text("1,2,3,4\n1,2,3\n")
-    with pytest.raises(DatasetError, match=r"gt\.txt:2 has 3 values, expected 4"):
-        read_boxes(path)
-    path.write_text("1,2,3,4\n\n1,2,3,4\n")
-    with pytest.raises(DatasetError, match=r"gt\.txt:2 is empty"):
-        read_boxes(path)
-
-
 def test_unknown_layout_lists_what_was_looked_for(tmp_path: Path) -> None:
     (tmp_path / "anno").mkdir()
     (tmp_path / "readme.txt").write_text("nothing here")
@@ -285,23 +261,3 @@ def test_unknown_layout_lists_what_was_looked_for(tmp_path: Path) -> None:
         assert expected in message
     with pytest.raises(DatasetError, match="does not exist"):
         load_sequences(tmp_path / "missing")
-
-
-def test_in_memory_sequence_and_validation() -> None:
-    frames = [np.full((8, 8), i, np.uint16) for i in range(3)]
-    gt = np.array([[1, 1, 4, 4]] * 3, float)
-    seq = Sequence("mem", "memory", gt, {"occlusion": np.array([0, 1, 0], bool)},
-                   frame_loader=frames.__getitem__)
-    assert len(seq) == 3 and int(seq.frame(2)[0, 0]) == 2 and seq.frame_paths is None
-    assert seq.has_attribute("occlusion") and not seq.has_attribute("drone")
-    with pytest.raises(ValueError):
-        seq.gt[0, 0] = 5  # read-only
-    with pytest.raises(DatasetError, match="exactly one of frame_paths and frame_loader"):
-        Sequence("bad", "memory", gt)
-    with pytest.raises(DatasetError, match="per-frame attribute 'occlusion' has 2 values"):
-        Sequence("bad", "memory", gt, {"occlusion": np.zeros(2)}, frame_loader=frames.__getitem__)
-    with pytest.raises(DatasetError, match=r"\(N, 4\)"):
-        Sequence("bad", "memory", np.zeros((3, 5)), frame_loader=frames.__getitem__)
-    broken = Sequence("broken", "memory", gt, frame_loader=lambda i: np.zeros((4, 4, 2)))
-    with pytest.raises(DatasetError, match="HxW or HxWx3"):
-        broken.frame(0)

@@ -1,12 +1,14 @@
-"""Shared search canvases: several targets' search windows from one backbone pass."""
+"""Shared search canvases (tracking/canvas.py): several targets' search windows from one
+backbone pass."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from tir_tracker_core.models import PRESETS, build_model
-from tir_tracker_core.tracking.tracker import plan_canvases
+from tir_tracker_core.tracking.canvas import canvas_transform, plan_canvases, window_center
 
 INST, STRIDE = 255, 16
 
@@ -24,8 +26,10 @@ def test_window_geometry_maps_back_to_the_target_centre():
     (c,) = plan_canvases(centers, np.full(3, 1.5), INST, STRIDE, tolerance=0.1)
     for k, (cx, cy) in zip(c.members, c.cells):
         # image point of the window's middle pixel, via the canvas affine map
-        mid_x = c.x0 + (cx * STRIDE + (INST - 1) / 2 + 0.5) / c.scale - 0.5
-        mid_y = c.y0 + (cy * STRIDE + (INST - 1) / 2 + 0.5) / c.scale - 0.5
+        mid_x, mid_y = window_center(c, (cx, cy), INST, STRIDE)
+        m = canvas_transform(c)
+        assert m[0, 0] * mid_x + m[0, 2] == pytest.approx(cx * STRIDE + (INST - 1) / 2)
+        assert m[1, 1] * mid_y + m[1, 2] == pytest.approx(cy * STRIDE + (INST - 1) / 2)
         # snapping to the feature grid moves a window by at most half a cell
         assert abs(mid_x - centers[k][0]) <= STRIDE / 2 / c.scale + 1e-9
         assert abs(mid_y - centers[k][1]) <= STRIDE / 2 / c.scale + 1e-9
@@ -48,3 +52,17 @@ def test_canvas_feature_window_equals_features_of_that_crop():
     sliced = fmap[:, :, cy:cy + size, cx:cx + size]
     inner = (slice(None), slice(None), slice(4, 12), slice(4, 12))
     torch.testing.assert_close(sliced[inner], alone[inner], rtol=1e-4, atol=1e-4)
+
+
+def test_backends_declare_mono_and_which_can_share_a_canvas():
+    """Every backend says whether it takes grey crops; shared search needs the backbone and
+    the head apart (``SplitBackbone``), which TensorRT does not compile."""
+    from tir_tracker_core.backends.onnx_backend import OnnxRuntimeBackend
+    from tir_tracker_core.backends.tensorrt_backend import TensorRTBackend
+    from tir_tracker_core.backends.torch_backend import TorchBackend
+    from tir_tracker_core.tracking import SplitBackbone
+
+    for cls in (TorchBackend, OnnxRuntimeBackend, TensorRTBackend):
+        assert isinstance(vars(cls).get("accepts_mono"), bool), cls
+    assert issubclass(TorchBackend, SplitBackbone) and issubclass(OnnxRuntimeBackend, SplitBackbone)
+    assert not issubclass(TensorRTBackend, SplitBackbone)
