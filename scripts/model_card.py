@@ -25,7 +25,7 @@ from tir_tracker_core.checkpoint import read_metadata  # noqa: E402
 from tir_tracker_core.data import load_sequences  # noqa: E402
 from tir_tracker_core.data.synthetic import SyntheticConfig, generate_sequence  # noqa: E402
 from tir_tracker_core.eval.runner import evaluate  # noqa: E402
-from tir_tracker_core.specs import resolve  # noqa: E402
+from tir_tracker_core.eval.resolve import resolve  # noqa: E402
 
 HELD_OUT_SEEDS = (9001, 9002, 9003, 9004, 9005, 9006)
 

@@ -6,7 +6,8 @@
 #   source WORKSPACE/install/setup.bash    (or use the two export lines it prints)
 #
 # With a sourced ROS 2 distribution this is a plain `colcon build`. Without one, the ROS 2
-# wheels of requirements-ros.txt in the interpreter $PYTHON (default: python3 on PATH; its
+# wheels of requirements-ros.txt in the interpreter $PYTHON (default: .venv/bin/python, else
+# python3 on PATH; its
 # environment must also hold colcon-common-extensions) provide ament, rosidl and rclpy: the
 # interpreter's prefix is then put on AMENT_PREFIX_PATH / CMAKE_PREFIX_PATH. Repeated runs
 # are incremental. Extra arguments after `--` go to `colcon build`.
@@ -16,11 +17,14 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 ws=$root/build/ros/ws
 if [ $# -gt 0 ] && [ "$1" != "--" ]; then ws=$1; shift; fi
 [ "${1:-}" = "--" ] && shift
+# The interpreter: $PYTHON, else the project's venv (scripts/bootstrap.sh --ros), else python3.
+if [ -z "${PYTHON:-}" ] && [ -x "$root/.venv/bin/python" ]; then PYTHON=$root/.venv/bin/python; fi
 python=${PYTHON:-$(command -v python3)}
 pybin=$(dirname "$python")
 colcon=${COLCON:-$pybin/colcon}
 [ -x "$colcon" ] || colcon=$(command -v colcon) \
-  || { echo "colcon not found: pip install colcon-common-extensions" >&2; exit 1; }
+  || { echo "colcon not found next to $python nor on PATH: scripts/bootstrap.sh --ros" \
+            "(or pip install colcon-common-extensions)" >&2; exit 1; }
 
 mkdir -p "$ws/src"
 ws=$(cd "$ws" && pwd)

@@ -1,6 +1,6 @@
 """Public entry points, and the one tracker builder every caller uses.
 
-``load_tracker`` (the ROS node and users), ``specs.resolve`` (eval / bench / probe) and the
+``load_tracker`` (the ROS node and users), ``eval.resolve`` (eval / bench / probe) and the
 ``multitarget`` command all build their trackers through :func:`build_trackers`. The SPEC
 grammar and ``load_model`` (the network a SPEC names) live in :mod:`tir_tracker_core.specs`.
 """

@@ -22,23 +22,52 @@ _MODEL_HELP = " | ".join(MODEL_SPECS)
 
 log = logging.getLogger(__name__)
 
-COLORS = [(0, 255, 0), (0, 128, 255), (255, 0, 255), (255, 255, 0), (0, 0, 255), (255, 0, 0)]
+# BGR colours of the annotated video: one per target id (red is kept for lost targets)
+COLORS = [(0, 255, 0), (255, 160, 0), (255, 0, 255), (0, 255, 255), (255, 255, 0), (0, 128, 255)]
+LOST_COLOR = (0, 0, 255)
+GT_COLOR = (255, 255, 255)
+
+
+def _label(track: Any) -> str:
+    """``1 given`` (the box the user gave: age 0), ``1 0.87`` (tracked, with its score) or
+    ``1 lost`` (no score: a lost target's score does not say how sure the tracker is)."""
+    if track.age == 0:
+        return f"{track.id} given"
+    return f"{track.id} lost" if track.lost else f"{track.id} {track.score:.2f}"
+
+
+def _legend(img: np.ndarray, entries: list[tuple[str, tuple[int, int, int]]]) -> None:
+    """Coloured legend lines in the top-left corner, on a dark box."""
+    import cv2
+
+    font, scale, line = cv2.FONT_HERSHEY_SIMPLEX, 0.35, 12
+    width = max(cv2.getTextSize(text, font, scale, 1)[0][0] for text, _ in entries) + 8
+    box = img[:line * len(entries) + 4, :width]
+    box[:] = (box * 0.4).astype(img.dtype)  # darken, keep the picture visible
+    for k, (text, colour) in enumerate(entries):
+        cv2.putText(img, text, (4, line * (k + 1)), font, scale, colour, 1, cv2.LINE_AA)
 
 
 def _draw(img: np.ndarray, tracks: Any, gts: np.ndarray | None = None) -> np.ndarray:
+    """``img`` (BGR) with the tracks' boxes and labels (see :func:`_label`), the ground truth
+    ``gts`` in thin white when given, and a legend."""
     import cv2
 
     out = img.copy()
     if gts is not None:
         for g in gts:
             x, y, w, h = (int(round(v)) for v in g)
-            cv2.rectangle(out, (x, y), (x + w, y + h), (255, 255, 255), 1)
+            cv2.rectangle(out, (x, y), (x + w, y + h), GT_COLOR, 1)
     for t in tracks:
         x, y, w, h = (int(round(v)) for v in t.box)
-        color = (0, 0, 255) if t.lost else COLORS[(t.id - 1) % len(COLORS)]
+        color = LOST_COLOR if t.lost else COLORS[(t.id - 1) % len(COLORS)]
         cv2.rectangle(out, (x, y), (x + w, y + h), color, 2)
-        cv2.putText(out, f"{t.id}:{t.score:.2f}{' LOST' if t.lost else ''}", (x, max(y - 4, 10)),
-                    cv2.FONT_HERSHEY_SIMPLEX, 0.4, color, 1, cv2.LINE_AA)
+        cv2.putText(out, _label(t), (x, max(y - 4, 10)), cv2.FONT_HERSHEY_SIMPLEX, 0.4, color, 1,
+                    cv2.LINE_AA)
+    entries = [("tracked: id score", COLORS[0]), ("lost: id lost", LOST_COLOR)]
+    if gts is not None:
+        entries.append(("ground truth (thin)", GT_COLOR))
+    _legend(out, entries)
     return out
 
 
@@ -89,7 +118,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     seq = generate_sequence(SyntheticConfig(seed=args.seed, num_frames=args.frames,
                                             height=256, width=320, num_targets=args.targets))
-    tracker = load_tracker(args.model, backend=args.backend)
+    tracker = load_tracker(args.model, backend=args.backend, device=args.device)
     print(f"demo: synthetic thermal sequence, {len(seq)} frames of 320x256 mono16, "
           f"{args.targets} targets, model {args.model!r} on backend {tracker.backend_name}")
     first = seq.tir_frame(0)
@@ -97,6 +126,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     ids = tracker.init(first, [tuple(b) for b in boxes[:, 0]])
     preds = {i: [boxes[k, 0]] for k, i in enumerate(ids)}
     sink = _VideoSink(out)
+    sink.write(_draw(cv2.cvtColor(tracker_view(first), cv2.COLOR_GRAY2BGR),
+                     _given_tracks(ids, boxes[:, 0]), boxes[:, 0]), 0)
     times = []
     for f in range(1, len(seq)):
         frame = seq.tir_frame(f)
@@ -107,7 +138,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             preds[t.id].append(np.array(t.box))
         if f % args.print_every == 0 or f == len(seq) - 1:
             desc = "  ".join(f"#{t.id} ({t.box[0]:.0f},{t.box[1]:.0f},{t.box[2]:.0f},"
-                             f"{t.box[3]:.0f}) {t.score:.2f} {t.state.value}" for t in tracks)
+                             f"{t.box[3]:.0f}) {_label(t).partition(' ')[2]}" for t in tracks)
             print(f"frame {f:4d}: {desc}")
         vis = cv2.cvtColor(tracker_view(frame), cv2.COLOR_GRAY2BGR)
         sink.write(_draw(vis, tracks, boxes[:, f]), f)
@@ -125,6 +156,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"annotated video: {sink.path}")
     print(f"results: {out / 'results.json'}")
     return 0
+
+
+def _given_tracks(ids: Any, boxes: Any) -> list:
+    """The boxes the user gave on the first frame, as tracks (age 0) for drawing."""
+    from .tracking.types import Track, TrackState
+
+    return [Track(int(i), tuple(float(v) for v in b), 1.0, TrackState.TRACKED, 0)
+            for i, b in zip(ids, boxes)]
 
 
 def tracker_view(frame: np.ndarray) -> np.ndarray:
@@ -149,58 +188,68 @@ def _parse_box(text: str) -> tuple[float, float, float, float]:
 
 
 def _iter_source(src: str):
-    """Frames of a video file or an image folder (natural order), as read (16-bit kept)."""
-    import cv2
+    """Frames of an image folder (natural order), a video file (grey when its content is grey)
+    or a raw ``.cptv`` thermal video, as read (16-bit kept)."""
+    from .data.video import open_frame_source
 
-    from .data.io import list_images, read_image
+    yield from open_frame_source(Path(src))
 
-    p = Path(src)
-    if p.is_dir():
-        images = list_images(p / "img" if (p / "img").is_dir() else p)
-        if not images:
-            raise SystemExit(f"error: no images in {p}")
-        for f in images:
-            yield read_image(f)
-        return
-    cap = cv2.VideoCapture(str(p))
-    if not cap.isOpened():
-        raise SystemExit(f"error: cannot open video {p}; give a video file or an image folder")
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        yield frame
-    cap.release()
+
+def _announced_frames(src: str) -> int | None:
+    """The number of frames ``src`` announces: a video container's claim (``None`` when it
+    gives none), the images of a folder, the frames of a ``.cptv`` file. Raises
+    ``DatasetError`` (exit 2) when the source cannot be opened."""
+    from .data.video import VideoFrameLoader, open_frame_source
+
+    source = open_frame_source(Path(src))
+    if isinstance(source, VideoFrameLoader):
+        return source.container_frames() or None
+    return len(source)
+
+
+def _track_tracker(args: argparse.Namespace) -> Any:
+    """The multi-target tracker of ``track``: one of our models, or an OpenCV peer (one
+    single-target OpenCV tracker per box) to compare with."""
+    from .api import load_tracker
+    from .specs import parse_spec
+
+    if parse_spec(args.model, args.backend).is_ours:
+        return load_tracker(args.model, backend=args.backend, device=args.device)
+    from .eval.resolve import resolve
+
+    return resolve(args.model, count_ops=False).multi()
 
 
 def cmd_track(args: argparse.Namespace) -> int:
     import cv2
 
-    from .api import load_tracker
     from .errors import TrackerInputError
+    from .progress import bar, on_terminal
 
-    tracker = load_tracker(args.model, backend=args.backend, device=args.device)
+    announced = _announced_frames(args.source)
+    tracker = _track_tracker(args)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     sink = _VideoSink(out)
     rows = []
     skipped = 0
+    read = 0
     times = []
-    for i, frame in enumerate(_iter_source(args.source)):
+    frames = bar(_iter_source(args.source), total=announced, desc="track", enabled=on_terminal())
+    for i, frame in enumerate(frames):
+        read += 1
         try:
             if i == 0:
                 ids = tracker.init(frame, args.box)
-                rows += [{"frame": 0, "id": k, "box": list(b), "score": 1.0, "state": "tracked"}
-                         for k, b in zip(ids, args.box)]
-                tracks = ()
+                tracks = _given_tracks(ids, args.box)
             else:
                 t0 = time.perf_counter()
                 tracks = tracker.update(frame)
                 times.append(time.perf_counter() - t0)
         except TrackerInputError as e:
             if i == 0:
-                print(f"error: {e}", file=sys.stderr)
-                return 2
+                frames.close()
+                raise  # the given boxes or the first frame are unusable: error, exit 2
             skipped += 1
             log.warning("frame %d skipped: %s", i, e)
             continue
@@ -210,10 +259,22 @@ def cmd_track(args: argparse.Namespace) -> int:
         if not args.no_video:
             sink.write(_draw(cv2.cvtColor(tracker_view(frame), cv2.COLOR_GRAY2BGR)
                              if frame.ndim == 2 else frame, tracks), i)
+    frames.close()
     sink.close()
+    if read == 0:
+        from .errors import DatasetError
+
+        raise DatasetError(f"no frame could be read from {args.source}; the file is empty or "
+                           "damaged")
     (out / "tracks.json").write_text(json.dumps(rows) + "\n")
     fps = 1.0 / np.mean(times) if times else float("nan")
-    print(f"{len(rows)} track records, {skipped} frames skipped, FPS {fps:.1f}")
+    of = f" of the {announced} announced" if announced and announced != read else ""
+    print(f"{read}{of} frames read, {len(rows)} track records, {skipped} frames skipped, "
+          f"FPS {fps:.1f}")
+    if announced and read < announced:
+        print(f"warning: {args.source} announces {announced} frames but only {read} could be "
+              f"read: the file is truncated or damaged; tracks cover frames 0-{read - 1}",
+              file=sys.stderr)
     print(f"tracks: {out / 'tracks.json'}" + ("" if args.no_video else f"  video: {sink.path}"))
     return 0
 
@@ -221,17 +282,27 @@ def cmd_track(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- eval / bench
 
 
-def _add_tracker_args(sp: argparse.ArgumentParser, tracker_help: str, out: str) -> None:
+def _add_tracker_args(sp: argparse.ArgumentParser, tracker_help: str, out: str,
+                      writes: str) -> None:
     """``--tracker`` (repeated), ``--out`` and the backend options of eval / bench / probe."""
     sp.add_argument("--tracker", action="append", required=True, metavar="SPEC", help=tracker_help)
-    sp.add_argument("--out", default=out)
-    sp.add_argument("--backend", default="torch", help="backend for specs without @BACKEND")
-    sp.add_argument("--device", default="cpu")
+    sp.add_argument("--out", default=out, help=f"output folder ({writes}) (default: %(default)s)")
+    _add_backend_args(sp, "inference backend of our models without @BACKEND")
     sp.add_argument("--threads", type=int, default=None, help="inference threads")
 
 
+def _add_backend_args(sp: argparse.ArgumentParser, what: str) -> None:
+    """``--backend`` and ``--device``: the same defaults in every subcommand."""
+    from .backends.auto import cpu_backend
+
+    sp.add_argument("--backend", default=cpu_backend(),
+                    help=f"{what}: torch | onnxruntime | tensorrt | auto (default: %(default)s, "
+                         "the fastest installed for the CPU)")
+    sp.add_argument("--device", default="cpu", help="cpu | cuda | auto (default: %(default)s)")
+
+
 def _resolve_all(specs: list[str], args: argparse.Namespace) -> list:
-    from .specs import resolve
+    from .eval.resolve import resolve
 
     opts = {"threads": args.threads} if getattr(args, "threads", None) else None
     return [resolve(s, backend=args.backend, device=args.device, backend_options=opts)
@@ -241,8 +312,9 @@ def _resolve_all(specs: list[str], args: argparse.Namespace) -> list:
 def cmd_eval(args: argparse.Namespace) -> int:
     from .data.benchmarks import load_sequences
     from .eval.runner import evaluate
+    from .progress import on_terminal
 
-    sequences = load_sequences(Path(args.data))
+    sequences = load_sequences(Path(args.data), gt=args.gt)
     if args.max_frames:
         sequences = [s.head(args.max_frames) for s in sequences]
     resolved = _resolve_all(args.tracker, args)
@@ -251,8 +323,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
              for r in resolved}
     out = Path(args.out)
     report = evaluate({r.name: r.single for r in resolved}, sequences, out_dir=out,
-                      extra_columns=extra)
+                      extra_columns=extra, progress=on_terminal())
     print(report.markdown_table())
+    table = report.sequence_table()
+    if table:
+        print(f"Success per sequence:\n\n{table}")
     print(f"results: {out / 'results.json'}")
     return 0
 
@@ -261,6 +336,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from .data.benchmarks import load_sequences
     from .errors import ConfigError
     from .eval.bench import bench
+    from .progress import on_terminal
 
     seqs = load_sequences(Path(args.data))
     seq = seqs[0]
@@ -285,7 +361,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
             reference = resolved[-1].name
     result = bench({r.name: r.multi for r in resolved}, seq, target_counts=counts,
                    out_dir=Path(args.out), reference=reference,
-                   max_frames=args.max_frames, warmup=args.warmup, rounds=args.rounds)
+                   max_frames=args.max_frames, warmup=args.warmup, rounds=args.rounds,
+                   progress=on_terminal(), lost=args.lost)
     print(result.markdown_table())
     print(f"results: {Path(args.out) / 'bench.json'}")
     return 0
@@ -319,6 +396,7 @@ def _parse_seeds(text: str) -> range:
 def cmd_multitarget(args: argparse.Namespace) -> int:
     from .api import build_trackers
     from .eval.multitarget import evaluate_multitarget, markdown_table
+    from .progress import on_terminal
 
     trackers = build_trackers(args.model, backend=args.backend, device=args.device)
     # every variant makes fresh Trackers over the same backend (the network holds no state)
@@ -327,8 +405,23 @@ def cmd_multitarget(args: argparse.Namespace) -> int:
     print(f"multitarget: {len(args.seeds)} synthetic sequences of {args.frames} frames, "
           f"{args.targets} targets each, model {args.model!r} on {trackers.backend.name}")
     results = evaluate_multitarget(variants, args.seeds, targets=args.targets,
-                                   frames=args.frames)
+                                   frames=args.frames, progress=on_terminal())
     print(markdown_table(results))
+    return 0
+
+
+def cmd_redetect(args: argparse.Namespace) -> int:
+    from .api import build_trackers
+    from .eval.redetect import evaluate_redetect, markdown_table
+
+    trackers = build_trackers(args.model, backend=args.backend, device=args.device)
+    variants = {"model's config": trackers}
+    variants.update((name, trackers.with_overrides(fields)) for name, fields in args.variant)
+    print(f"redetect: {len(args.seeds)} synthetic sequences of {args.frames} frames, "
+          f"{args.targets} targets with {args.dropouts} dropouts each, model {args.model!r} "
+          f"on {trackers.backend.name}")
+    print(markdown_table(evaluate_redetect(variants, args.seeds, targets=args.targets,
+                                           frames=args.frames, dropouts=args.dropouts)))
     return 0
 
 
@@ -433,46 +526,60 @@ def _add_run_args(sp: argparse.ArgumentParser) -> None:
 # --------------------------------------------------------------------------- main
 
 
+DESCRIPTION = ("Track targets in thermal infrared video with small Siamese trackers; evaluate, "
+               "benchmark, train, distil and export them. New here? Run 'tir-tracker demo'.")
+EPILOG = ("Run 'tir-tracker COMMAND -h' for a command's options. Exit status: 0 done, 2 bad "
+          "input (the message says what and how to fix it).")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="tir-tracker", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="tir-tracker", description=DESCRIPTION, epilog=EPILOG)
     p.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv debug)")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def model_args(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("--model", default=DEFAULT_MODEL,
-                        help=f"{_MODEL_HELP} (default: {DEFAULT_MODEL})")
-        sp.add_argument("--backend", default="onnxruntime",
-                        help="torch | onnxruntime | tensorrt | auto (default: onnxruntime)")
-        sp.add_argument("--device", default="cpu", help="cpu | cuda | auto (default: cpu)")
+    def model_args(sp: argparse.ArgumentParser, specs: str = _MODEL_HELP) -> None:
+        sp.add_argument("--model", default=DEFAULT_MODEL, help=f"{specs} (default: %(default)s)")
+        _add_backend_args(sp, "inference backend")
 
     sp = sub.add_parser("demo", help="track a synthetic thermal sequence with the shipped model")
     model_args(sp)
-    sp.add_argument("--out", default="out/demo", help="output folder (video, results.json)")
-    sp.add_argument("--frames", type=int, default=150)
-    sp.add_argument("--targets", type=int, default=2)
-    sp.add_argument("--seed", type=int, default=7)
-    sp.add_argument("--print-every", type=int, default=15)
+    sp.add_argument("--out", default="out/demo",
+                    help="output folder (annotated video, results.json) (default: %(default)s)")
+    sp.add_argument("--frames", type=int, default=150,
+                    help="length of the synthetic sequence (default: %(default)s)")
+    sp.add_argument("--targets", type=int, default=2,
+                    help="moving targets in it, tracked at once (default: %(default)s)")
+    sp.add_argument("--seed", type=int, default=7,
+                    help="random seed of the sequence (default: %(default)s)")
+    sp.add_argument("--print-every", type=int, default=15,
+                    help="print the tracks every N frames (default: %(default)s)")
     sp.set_defaults(func=cmd_demo)
 
     sp = sub.add_parser("track", help="track targets in a video file or image folder")
-    sp.add_argument("source", help="video file or image folder")
+    sp.add_argument("source", help="image folder, video file (.avi, .mp4, .mkv, ...) or raw "
+                    "16-bit .cptv thermal video")
     sp.add_argument("--box", type=_parse_box, action="append", required=True,
                     help="initial box x,y,w,h on the first frame (repeat for several targets)")
-    model_args(sp)
-    sp.add_argument("--out", default="out/track")
+    model_args(sp, " | ".join(VALID_SPECS) + "; an OpenCV peer runs one tracker per box")
+    sp.add_argument("--out", default="out/track",
+                    help="output folder (tracks.json, annotated video) (default: %(default)s)")
     sp.add_argument("--no-video", action="store_true", help="do not write the annotated video")
     sp.set_defaults(func=cmd_track)
 
     tracker_help = " | ".join(VALID_SPECS) + "; ours take an optional @BACKEND suffix"
     sp = sub.add_parser("eval", help="one-pass evaluation (LSOTB-TIR rules) of several trackers")
-    sp.add_argument("data", help="a sequence folder or a folder of sequences (layout detected)")
-    _add_tracker_args(sp, tracker_help, "out/eval")
+    sp.add_argument("data", help="a sequence folder, a folder of sequences (layout detected) "
+                    "or a video file")
+    _add_tracker_args(sp, tracker_help, "out/eval",
+                      "results.json / .md, plots, predictions")
+    sp.add_argument("--gt", type=Path, default=None, metavar="FILE",
+                    help="box file of a video file DATA (default: groundtruth.txt beside it)")
     sp.add_argument("--max-frames", type=int, default=None, help="cut sequences (quick checks)")
     sp.set_defaults(func=cmd_eval)
 
     sp = sub.add_parser("bench", help="per-frame latency / FPS for 1, 4, 16 ... targets")
     sp.add_argument("data", help="a sequence folder (the first sequence is used)")
-    _add_tracker_args(sp, tracker_help, "out/bench")
+    _add_tracker_args(sp, tracker_help, "out/bench", "bench.json, latency plot")
     sp.add_argument("--targets", default="1,4,16", help="comma-separated target counts")
     sp.add_argument("--reference", default=None,
                     help="tracker (name or SPEC) the ratios refer to; benchmarked even if it "
@@ -481,6 +588,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--warmup", type=int, default=5, help="untimed frames per run")
     sp.add_argument("--rounds", type=int, default=1,
                     help="repeat every run this many times, interleaved; frames are pooled")
+    sp.add_argument("--lost", type=int, default=0,
+                    help="also run every target count above N with N of its targets lost for "
+                         "good (the cost of searching for lost targets; default: 0, none)")
     sp.set_defaults(func=cmd_bench)
 
     sp = sub.add_parser("multitarget", help="multi-target rules on synthetic sequences: mean "
@@ -489,19 +599,36 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--seeds", type=_parse_seeds, default=_parse_seeds("200-214"),
                     help="synthetic sequence seeds, N or FIRST-LAST (default: 200-214)")
     sp.add_argument("--targets", type=int, default=4, help="targets per sequence (default: 4)")
-    sp.add_argument("--frames", type=int, default=150)
+    sp.add_argument("--frames", type=int, default=150,
+                    help="frames per sequence (default: %(default)s)")
     sp.add_argument("--variant", type=_parse_variant, action="append", default=[],
                     help="NAME:key=value[,...]: also run with these TrackerConfig fields "
                     "(repeatable), e.g. off:exclusion_iou=1.0")
     sp.set_defaults(func=cmd_multitarget)
 
+    sp = sub.add_parser("redetect", help="re-acquisition of lost targets on synthetic "
+                        "sequences where targets vanish and show again elsewhere")
+    model_args(sp)
+    sp.add_argument("--seeds", type=_parse_seeds, default=_parse_seeds("300-305"),
+                    help="synthetic sequence seeds, N or FIRST-LAST (default: 300-305)")
+    sp.add_argument("--targets", type=int, default=3, help="targets per sequence (default: 3)")
+    sp.add_argument("--dropouts", type=int, default=2,
+                    help="times each target vanishes (default: 2)")
+    sp.add_argument("--frames", type=int, default=200,
+                    help="frames per sequence (default: %(default)s)")
+    sp.add_argument("--variant", type=_parse_variant, action="append", default=[],
+                    help="NAME:key=value[,...]: also run with these TrackerConfig fields "
+                    "(repeatable), e.g. off:redetect=false")
+    sp.set_defaults(func=cmd_redetect)
+
     sp = sub.add_parser("probe", help="scale-convergence probe on annotated thermal images "
                         "(does the tracker correct a wrong box size?)")
-    sp.add_argument("data", help="annotated thermal stills: LLVIP layout (infrared/ + "
-                    "Annotations/), YOLO layout (images/ + labels_yolo/ or labels/), or a "
-                    "tracking sequence / benchmark (every --every-th frame as a still)")
-    _add_tracker_args(sp, f"ours only ({_MODEL_HELP})[@BACKEND]",
-                      "out/probe")
+    sp.add_argument("data", help="annotated thermal stills: COCO JSON (a file, or a folder "
+                    "with annotations/*.json, e.g. HIT-UAV), LLVIP layout (infrared/ + "
+                    "Annotations/), YOLO layout (images/ + labels_yolo/ or labels/), Pascal VOC "
+                    "(Annotations/ + JPEGImages/), or a tracking sequence / benchmark (every "
+                    "--every-th frame as a still)")
+    _add_tracker_args(sp, f"ours only ({_MODEL_HELP})[@BACKEND]", "out/probe", "probe.json")
     sp.add_argument("--updates", type=int, default=8, help="updates on each still image")
     sp.add_argument("--min-side", type=float, default=20.0, help="smallest box side used, px")
     sp.add_argument("--max-boxes", type=int, default=None, help="use at most N boxes")
@@ -514,7 +641,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=cmd_info)
 
     sp = sub.add_parser("import-nanotrack", help="convert a NanoTrack .pth to our checkpoint")
-    sp.add_argument("pth")
+    sp.add_argument("pth", help="a NanoTrack v1/v2/v3 checkpoint (nanotrackv*.pth from "
+                    "HonglinChu/SiamTrackers)")
     sp.add_argument("--out", required=True, help="output .safetensors path")
     sp.set_defaults(func=cmd_import)
 
@@ -547,7 +675,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("model", help=_MODEL_HELP)
     sp.add_argument("--out", help="export folder (default: the cache, keyed by the weights)")
     sp.add_argument("--cache-dir", help=f"cache root (default: {default_cache_dir()})")
-    sp.add_argument("--opset", type=int, default=DEFAULT_OPSET)
+    sp.add_argument("--opset", type=int, default=DEFAULT_OPSET,
+                    help="ONNX opset (default: %(default)s)")
     sp.add_argument("--static-batch", action="store_true", help="fix the batch axis at 1")
     sp.add_argument("--no-fold-bn", action="store_true", help="keep BatchNorm layers")
     sp.add_argument("--no-verify", action="store_true", help="skip the parity run")
@@ -556,17 +685,50 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _missing_dirs(path: Path) -> list[Path]:
+    """``path`` and those of its parents that do not exist yet, deepest first."""
+    missing = []
+    for p in (path, *path.parents):
+        if p.exists():
+            break
+        missing.append(p)
+    return missing
+
+
+def _remove_if_empty(dirs: list[Path]) -> None:
+    """Remove the folders of ``dirs`` (deepest first) that a failed run created and left empty."""
+    for d in dirs:
+        if not d.is_dir() or any(d.iterdir()):
+            return
+        d.rmdir()
+
+
 def main(argv: list[str] | None = None) -> int:
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
     from .errors import TrackerError
 
     args = build_parser().parse_args(argv)
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    if args.verbose >= 2:  # FFmpeg's own decoder warnings too (data.video silences them)
+        os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "24")
+    out = getattr(args, "out", None)
+    created = _missing_dirs(Path(out)) if out else []
+    rc = 1
     try:
-        return int(args.func(args) or 0)
+        with logging_redirect_tqdm():  # log lines print above a progress bar, not through it
+            rc = int(args.func(args) or 0)
     except TrackerError as e:
         print(f"error: {e}", file=sys.stderr)
-        return 2
+        rc = 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        rc = 130
+    finally:
+        if rc != 0:
+            _remove_if_empty(created)
+    return rc
 
 
 if __name__ == "__main__":

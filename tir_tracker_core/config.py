@@ -145,6 +145,25 @@ class TrackerConfig:
     # the union of their regions (a "canvas") instead of one pass per target.
     share_search: bool = True
     share_scale_tolerance: float = 0.1  # relative zoom difference allowed inside one canvas
+    # Re-detection (long-term tracking): a lost target is also searched in tiles at its own
+    # zoom, ring by ring outwards from where it was lost until the whole frame is covered,
+    # at most ``redetect_crops`` extra crops per frame over all lost targets. It comes back
+    # (same id) after ``redetect_confirm`` consecutive frames that pass the lost test.
+    redetect: bool = field(default=True, metadata={
+        "help": "search the whole frame, in tiles over several frames, for lost targets and "
+                "re-acquire them with the same id (false: a lost target is searched at its "
+                "last box only)"})
+    redetect_crops: int = field(default=2, metadata={
+        "help": "most extra search crops per frame for lost targets, all of them together",
+        "range": (1, 256)})
+    redetect_psr_share: float = field(default=0.5, metadata={
+        "help": "a lost target's response counts towards re-acquisition when its peak-to-"
+                "sidelobe ratio is this share of the way from lost_psr to the median of the "
+                "target's last tracked frames, on a log scale (0: lost_psr)",
+        "range": (0.0, 1.0)})
+    redetect_confirm: int = field(default=3, metadata={
+        "help": "consecutive frames passing the lost test (lost_threshold, lost_psr) before "
+                "a lost target is tracked again (with redetect on)", "range": (1, 1000)})
 
 
 # --------------------------------------------------------------------------- conversion

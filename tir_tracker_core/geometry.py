@@ -77,7 +77,7 @@ def validate_box(box: Sequence[float], width: int, height: int) -> np.ndarray:
     except (TypeError, ValueError):
         raise InvalidBoxError(f"box {box!r} is not 4 numbers (x, y, w, h)") from None
     if b.size != 4:
-        raise InvalidBoxError(f"box {box!r} has {b.size} values; give 4 values (x, y, w, h)")
+        raise InvalidBoxError(f"box {_plain(b)} has {b.size} values; give 4 values (x, y, w, h)")
     if not np.all(np.isfinite(b)):
         raise InvalidBoxError(f"box {_plain(b)} contains NaN or inf; give finite pixel values")
     x, y, w, h = b

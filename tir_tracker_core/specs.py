@@ -1,5 +1,4 @@
-"""What a tracker SPEC names: the grammar (its one home), the network (``load_model``) and
-the evaluation factories (``resolve``).
+"""What a tracker SPEC names: the grammar (its one home) and the network (``load_model``).
 
 SPEC grammar (stable, scripts drive it)::
 
@@ -12,12 +11,12 @@ SPEC grammar (stable, scripts drive it)::
 Our specs (the first three) take an optional ``@BACKEND`` suffix (``default@onnxruntime``)
 choosing the inference backend; without it the ``backend`` argument applies. Parsing checks the
 grammar only; files are checked when they are loaded (``load_model``, ``eval.peers``).
-Trackers are built by ``api.build_trackers``.
+Trackers are built by ``api.build_trackers``; ``eval.resolve`` turns any SPEC, OpenCV peers
+included, into evaluation factories.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -181,45 +180,5 @@ def load_model(spec: str | TrackerSpec = DEFAULT_MODEL
             {"source": spec.model, "name": net.cfg.name})
 
 
-# --------------------------------------------------------------------------- resolve
-
-
-@dataclass
-class ResolvedTracker:
-    """A SPEC ready for evaluation: factories of fresh trackers for both protocols."""
-
-    name: str
-    single: Callable[[], Any]  # factory of single-target trackers (eval.runner)
-    multi: Callable[[], Any]  # factory of multi-target trackers (eval.bench, eval.probe)
-    params: int | None = None
-    macs: int | None = None
-
-
-def resolve(spec: str, backend: str = "torch", device: str = "cpu",
-            backend_options: dict[str, Any] | None = None, count_ops: bool = True,
-            tracker_overrides: dict[str, Any] | None = None) -> ResolvedTracker:
-    """Turn a SPEC into factories; our network is loaded once and shared by the factories.
-
-    ``count_ops``: count the network's MACs (a traced forward pass) for the result tables.
-    """
-    # Imported here: ``api`` imports this grammar, and ``eval`` pulls in OpenCV and plotting.
-    from .api import build_trackers
-    from .eval.adapters import MultiFromSingle, OursSingle
-    from .models import count_macs, count_params
-
-    p = parse_spec(spec, backend)
-    if not p.is_ours:
-        from .eval.peers import build_peer
-
-        factory = build_peer(p.text)
-        return ResolvedTracker(p.name, factory, lambda: MultiFromSingle(factory))
-    trackers = build_trackers(p, device=device, tracker=tracker_overrides,
-                              backend_options=backend_options)
-    macs = count_macs(trackers.net) if count_ops else None
-    return ResolvedTracker(p.name, lambda: OursSingle(trackers(), p.name), trackers,
-                           count_params(trackers.net), macs)
-
-
 __all__ = ["DEFAULT_MODEL", "MODEL_SPECS", "PEER_SPECS", "VALID_SPECS", "ModelInfo",
-           "ResolvedTracker", "TrackerSpec", "default_checkpoint_path", "load_model",
-           "model_spec", "parse_spec", "resolve"]
+           "TrackerSpec", "default_checkpoint_path", "load_model", "model_spec", "parse_spec"]

@@ -223,14 +223,15 @@ def evaluate_bag(bag: Path, tracker: Any, *, results: Path | None = None,
     gt = np.stack([f.gt for f in frames])
     pred = np.full_like(gt, np.nan)
     per_frame: list[tuple[int, Any]] = []
-    ids = tracker.init(conv.image_to_array(frames[0].image), [tuple(gt[0])])
+    ids = tracker.init(conv.image_to_array(frames[0].image),
+                       [tuple(float(v) for v in gt[0])])
     pred[0] = gt[0]
     per_frame.append((0, [(ids[0], gt[0], 1.0, 0, 0)]))
     start = time.perf_counter()
     for f in frames[1:]:
         tracks = tracker.update(conv.image_to_array(f.image))
         pred[f.index] = tracks[0].box
-        per_frame.append((f.index, [(t.id, t.box, t.score, int(t.state.value == "lost"),
+        per_frame.append((f.index, [(t.id, t.box, t.score, int(t.lost),
                                      t.age) for t in tracks]))
     elapsed = time.perf_counter() - start
     if results is not None:

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import json
 
+import cv2
+import numpy as np
 import pytest
 
+from tir_tracker_core.backends.auto import cpu_backend
 from tir_tracker_core.cli import main
 from tir_tracker_core.data.synthetic import SyntheticConfig, generate_sequence, write_sequence
+
+DEFAULT = f"default@{cpu_backend()}"  # the default model on the default backend
 
 
 @pytest.fixture(scope="module")
@@ -24,11 +29,11 @@ def test_eval_writes_table_and_results(seq_dir, tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "| tracker | success |" in printed and "opencv:kcf" in printed
     res = json.loads((out / "results.json").read_text())
-    for name in ("default@torch", "opencv:kcf"):
+    for name in (DEFAULT, "opencv:kcf"):
         per_seq = res["trackers"][name]["sequences"][seq_dir.name]
         for key in ("success", "precision", "norm_precision", "fps"):
             assert isinstance(per_seq[key], float)
-    assert res["trackers"]["default@torch"]["extra"]["MACs (G)"] > 0
+    assert res["trackers"][DEFAULT]["extra"]["MACs (G)"] > 0
     assert (out / "success_plot.png").is_file()
 
 
@@ -47,9 +52,9 @@ def test_bench_reference_by_spec_is_benchmarked_too(seq_dir, tmp_path, capsys):
                  "--targets", "1", "--max-frames", "3", "--warmup", "0", "--out",
                  str(out)]) == 0
     table = capsys.readouterr().out
-    assert "| default@torch | 1 |" in table and "| opencv:kcf | 1 |" in table
+    assert f"| {DEFAULT} | 1 |" in table and "| opencv:kcf | 1 |" in table
     res = json.loads((out / "bench.json").read_text())
-    assert res["reference"] == "default@torch"
+    assert res["reference"] == DEFAULT
 
 
 @pytest.mark.parametrize("targets", ["1,x", "0,4", ""])
@@ -64,7 +69,7 @@ def test_probe_prints_table_and_writes_json(shared_data, tmp_path, capsys):
     assert main(["probe", str(shared_data / "paired_rgbt/llvip/ir_only_annotated"),
                  "--tracker", "default", "--max-boxes", "2", "--updates", "2",
                  "--out", str(out)]) == 0
-    assert "| default@torch | 2 |" in capsys.readouterr().out
+    assert f"| {DEFAULT} | 2 |" in capsys.readouterr().out
     (res,) = json.loads((out / "probe.json").read_text())
     assert res["num_boxes"] == 2 and len(res["log_size_error"]) == 3
 
@@ -91,3 +96,143 @@ def test_demo_with_default_model(tmp_path, capsys):
     res = json.loads((tmp_path / "results.json").read_text())
     assert len(res["targets"]) == 2
     assert (tmp_path / "tracked.mp4").is_file() or (tmp_path / "frames").is_dir()
+
+
+# --------------------------------------------------------------------------- what a user sees
+
+
+def _first_box(seq_dir) -> str:
+    return (seq_dir / "groundtruth_rect.txt").read_text().splitlines()[0]
+
+
+def _video_frames(path) -> list:
+    cap = cv2.VideoCapture(str(path))
+    frames = []
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            return frames
+        frames.append(frame)
+
+
+def test_track_video_draws_the_given_box_on_frame_0(seq_dir, tmp_path, capsys):
+    out = tmp_path / "track"
+    assert main(["track", str(seq_dir), "--box", "20,30,40,24", "--out", str(out)]) == 0
+    frames = _video_frames(out / "tracked.mp4")
+    assert len(frames) == 12
+    # the top edge of the given box, drawn 2 px wide in target 1's colour (green)
+    b, g, r = frames[0][30, 30:55].astype(int).mean(axis=0)
+    assert g > 150 and g > b + 60 and g > r + 60
+    rows = json.loads((out / "tracks.json").read_text())
+    assert rows[0] == {"frame": 0, "id": rows[0]["id"], "box": [20.0, 30.0, 40.0, 24.0],
+                       "score": 1.0, "state": "tracked"}
+
+
+def test_labels_and_legend():
+    from tir_tracker_core.cli import COLORS, GT_COLOR, LOST_COLOR, _draw, _label
+    from tir_tracker_core.tracking.types import Track, TrackState
+
+    given = Track(1, (10.0, 40.0, 30.0, 20.0), 1.0, TrackState.TRACKED, 0)
+    tracked = Track(1, (10.0, 40.0, 30.0, 20.0), 0.871, TrackState.TRACKED, 5)
+    lost = Track(2, (60.0, 40.0, 30.0, 20.0), 0.93, TrackState.LOST, 5)
+    assert (_label(given), _label(tracked), _label(lost)) == ("1 given", "1 0.87", "2 lost")
+    img = _draw(np.zeros((120, 160, 3), np.uint8), [tracked, lost], np.array([[5, 80, 20, 20]]))
+    assert tuple(img[40, 20]) == COLORS[0] and tuple(img[40, 70]) == LOST_COLOR
+    assert tuple(img[80, 10]) == GT_COLOR
+    legend = img[:40, :100].astype(int)  # top-left: a line per kind of box, in its colour
+    for colour in (COLORS[0], LOST_COLOR, GT_COLOR):  # (anti-aliased text: near the colour)
+        assert (np.abs(legend - colour).max(axis=-1) < 60).sum() > 10
+
+
+def test_track_runs_an_opencv_peer(seq_dir, tmp_path, capsys):
+    out = tmp_path / "kcf"
+    assert main(["track", str(seq_dir), "--box", _first_box(seq_dir), "--model", "opencv:kcf",
+                 "--out", str(out), "--no-video"]) == 0
+    rows = json.loads((out / "tracks.json").read_text())
+    assert len(rows) == 12 and rows[-1]["frame"] == 11
+
+
+def _write_video(path, frames: int = 24):
+    seq = generate_sequence(SyntheticConfig(seed=5, num_frames=frames, height=96, width=128))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (128, 96))
+    for i in range(frames):
+        frame = cv2.normalize(seq.tir_frame(i), None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
+        writer.write(cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR))
+    writer.release()
+    return seq.boxes[0, 0]
+
+
+def test_track_says_how_many_frames_a_truncated_video_gave(tmp_path, capsys):
+    video = tmp_path / "cut.avi"
+    x, y, w, h = _write_video(video)
+    video.write_bytes(video.read_bytes()[: video.stat().st_size // 2])
+    assert main(["track", str(video), "--box", f"{x},{y},{w},{h}", "--out",
+                 str(tmp_path / "out"), "--no-video"]) == 0
+    captured = capsys.readouterr()
+    read = len(json.loads((tmp_path / "out" / "tracks.json").read_text()))
+    assert 0 < read < 24
+    assert f"{read} of the 24 announced frames read" in captured.out
+    assert f"announces 24 frames but only {read} could be read" in captured.err
+    assert "[" not in captured.err  # no FFmpeg decoder messages ("[mjpeg @ 0x...]")
+
+
+def test_unreadable_video_is_exit_2_and_leaves_no_out_folder(tmp_path, capsys):
+    video = tmp_path / "broken.mp4"
+    video.write_bytes(b"\0" * 4096)
+    out = tmp_path / "new" / "out"
+    assert main(["track", str(video), "--box", "1,1,8,8", "--out", str(out)]) == 2
+    assert "cannot open video" in capsys.readouterr().err
+    assert not (tmp_path / "new").exists()
+
+
+def test_failed_run_removes_only_the_empty_out_folder_it_made(seq_dir, tmp_path, capsys):
+    out = tmp_path / "made"
+    # the box lies outside the image: fails on frame 0, after the out folder was made
+    assert main(["track", str(seq_dir), "--box", "1000,10,20,20", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "box (1000, 10, 20, 20) lies outside" in err and "np.float" not in err
+    assert not out.exists()
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    assert main(["track", str(seq_dir), "--box", "1000,10,20,20", "--out", str(kept)]) == 2
+    assert kept.is_dir()
+
+
+def _options(parser):
+    import argparse
+
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from ((name, a) for a in sub._actions)
+
+
+def test_every_option_has_help_and_one_default_backend():
+    import argparse
+
+    from tir_tracker_core.cli import build_parser
+
+    parser = build_parser()
+    assert "`" not in parser.description
+    backends = {}
+    for command, action in _options(parser):
+        if isinstance(action, argparse._HelpAction):
+            continue
+        assert action.help, f"{command} {action.dest} has no help text"
+        if action.dest == "backend":
+            backends[command] = action.default
+            assert "%(default)s" in action.help
+    assert set(backends) >= {"demo", "track", "eval", "bench", "probe", "multitarget"}
+    assert set(backends.values()) == {cpu_backend()}
+
+
+def test_progress_bar_only_on_a_terminal(seq_dir, tmp_path, capsys, monkeypatch):
+    import tir_tracker_core.progress
+
+    box = _first_box(seq_dir)
+    argv = ["track", str(seq_dir), "--box", box, "--out", str(tmp_path), "--no-video"]
+    assert main(argv) == 0
+    assert capsys.readouterr().err == ""  # stderr is not a terminal under pytest
+    monkeypatch.setattr(tir_tracker_core.progress, "on_terminal", lambda: True)
+    assert main(argv) == 0
+    assert "/12 [" in capsys.readouterr().err  # frames done / announced

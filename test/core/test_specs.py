@@ -1,4 +1,4 @@
-"""The SPEC grammar (``specs.parse_spec``) and ``specs.resolve``: factories that track."""
+"""The SPEC grammar (``specs.parse_spec``) and ``eval.resolve``: factories that track."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import pytest
 
 from tir_tracker_core.data.synthetic import SyntheticConfig, generate_sequence
 from tir_tracker_core.errors import ConfigError
-from tir_tracker_core.specs import VALID_SPECS, default_checkpoint_path, parse_spec, resolve
+from tir_tracker_core.eval.resolve import resolve
+from tir_tracker_core.specs import VALID_SPECS, default_checkpoint_path, parse_spec
 from tir_tracker_core.tracking import TrackState
 
 

@@ -36,6 +36,8 @@ from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 from std_srvs.srv import Trigger
 
+from ros_helpers import MOVING_BOX_0
+
 from tir_tracker_ros import conversions as conv
 from tir_tracker_ros.msg import Box, Track, TrackArray
 from tir_tracker_ros.srv import RemoveTargets, SetTargets
@@ -84,13 +86,32 @@ def wait_for(predicate, timeout: float, what: str) -> None:
 
 
 # ---------------------------------------------------------------------------- camera
-def camera(args: argparse.Namespace) -> int:
-    from tir_tracker_core.data.synthetic import SyntheticConfig, generate_sequence
+def moving_box(frames: int, seed: int = 3) -> tuple[list[np.ndarray], np.ndarray]:
+    """A warm 80x60 rectangle gliding over a noisy 640x512 mono16 background (no core
+    dependency): frames and the boxes (x, y, w, h); frame 0's box is MOVING_BOX_0."""
+    rng = np.random.default_rng(seed)
+    background = (7500 + rng.normal(0, 40, (512, 640))).astype(np.uint16)
+    out, boxes = [], []
+    for i in range(frames):
+        x, y = MOVING_BOX_0[0] + 2.0 * i, MOVING_BOX_0[1] + 20 * math.sin(i / 15)
+        frame = background.copy()
+        frame[int(y):int(y) + 60, int(x):int(x) + 80] = 9000
+        out.append(frame)
+        boxes.append((float(int(x)), float(int(y)), 80.0, 60.0))
+    return out, np.asarray(boxes)
 
-    seq = generate_sequence(SyntheticConfig(seed=args.seed, num_frames=args.frames,
-                                            height=512, width=640, num_targets=1))
-    frames = [seq.tir_frame(i) for i in range(len(seq))]  # render before timing starts
-    boxes = np.asarray(seq.boxes[0])
+
+
+def camera(args: argparse.Namespace) -> int:
+    if args.pattern == "moving-box":
+        frames, boxes = moving_box(args.frames, args.seed)
+    else:
+        from tir_tracker_core.data.synthetic import SyntheticConfig, generate_sequence
+
+        seq = generate_sequence(SyntheticConfig(seed=args.seed, num_frames=args.frames,
+                                                height=512, width=640, num_targets=1))
+        frames = [seq.tir_frame(i) for i in range(len(seq))]  # render before timing starts
+        boxes = np.asarray(seq.boxes[0])
     ros = Ros("test_camera")
     try:
         image_pub = ros.node.create_publisher(Image, args.image, SENSOR_QOS)
@@ -400,6 +421,7 @@ def main() -> int:
     cam.add_argument("--node", default="/tir_tracker")
     cam.add_argument("--image", default=IMAGE_TOPIC)
     cam.add_argument("--loop", action="store_true", help="play forth and back until stopped")
+    cam.add_argument("--pattern", choices=["synthetic", "moving-box"], default="synthetic")
     cam.add_argument("--no-gt-wait", action="store_true",
                      help="start without a ground-truth subscriber")
     cli = sub.add_parser("client")

@@ -25,6 +25,7 @@ PROFILE = REPO_ROOT / "config" / "fastdds_shm.xml"
 PARAMS = REPO_ROOT / "config" / "tracker.yaml"
 SITE = f"lib/python{sys.version_info[0]}.{sys.version_info[1]}/site-packages"
 DOMAIN_ID = 1 + os.getpid() % 101  # private per test run (1..101 work with Fast DDS)
+MOVING_BOX_0 = (200.0, 200.0, 80.0, 60.0)  # actors.py camera --pattern moving-box, frame 0
 EXTRAS = Path(sys.prefix) / "ros2_extras"  # ../shared/ros2_extras/install.sh .venv
 # The model the node tracks with: the shipped default unless a developer points elsewhere.
 MODEL = os.environ.get("TIR_ROS_TEST_MODEL", "default")

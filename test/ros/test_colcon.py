@@ -69,7 +69,8 @@ def test_installed_launch_renamed_and_namespaced_gets_its_parameters(ros_install
     assert status(result["diagnostics"], "model")["level"] == 0
 
     # SIGTERM to the process group (systemd, docker stop) while images stream
-    camera = procs.start("camera", actor_command("camera", "--frames", "60", "--loop",
+    procs.start("camera", actor_command("camera", "--frames", "60", "--loop",
+                                                 "--pattern", "moving-box",
                                                  "--no-gt-wait", "--image", "/thermal/image",
                                                  "--node", "/robot1/thermal_tracker"), env)
     time.sleep(4)

@@ -110,3 +110,20 @@ def test_annotate_draws_on_a_bgr_copy():
     out = conv.annotate(frame, tracks)
     assert out.shape == (64, 64, 3) and out.dtype == np.uint8
     assert tuple(out[8, 8]) == (0, 255, 0)  # green corner of the tracked box
+
+
+def test_detection_is_centre_size_with_the_track_id_and_score():
+    track = Track(id=3, box=(10.0, 20.0, 30.0, 40.0), score=0.75, state=TrackState.TRACKED,
+                  age=2)
+    msg = SimpleNamespace(bbox=SimpleNamespace(center=SimpleNamespace(
+        position=SimpleNamespace())), results=[])
+    hyp = SimpleNamespace(hypothesis=SimpleNamespace())
+    conv.fill_detection(msg, hyp, track, "person", id_offset=10)
+    assert msg.id == "13"
+    assert (msg.bbox.center.position.x, msg.bbox.center.position.y) == (25.0, 40.0)
+    assert (msg.bbox.size_x, msg.bbox.size_y) == (30.0, 40.0)
+    assert msg.results == [hyp] and hyp.hypothesis.class_id == "person"
+    assert hyp.hypothesis.score == pytest.approx(0.75)
+    out = conv.fill_track(SimpleNamespace(box=SimpleNamespace(), STATE_TRACKED=0,
+                                          STATE_LOST=1), track, id_offset=10)
+    assert out.id == 13 and out.state == 0

@@ -95,3 +95,34 @@ def test_model_states():
     got = _levels(snap, model=refused)
     assert got["model"].level == WARN and "a change was refused" in got["model"].message
     assert got["model"].values["load_failures"] == "2"
+
+
+def test_gaps_in_stamps_count_missed_frames():
+    clock = Clock()
+    stats = FrameStats(window=5.0, clock=clock, expected_rate=30.0)
+    period = round(1e9 / 30)
+    stamp = 1_000_000_000_000
+    missed = []
+    for i in range(90):  # the node takes every third frame of a 30 Hz camera
+        clock.t += 0.1
+        missed.append(stats.received(stamp + 3 * i * period))
+        stats.processed(0.02, 0.01, targets=1, tracked=1, lost=0)
+    assert missed[0] == 0 and set(missed[1:]) == {2}
+    snap = stats.snapshot()
+    assert snap.camera_rate == pytest.approx(30, rel=0.05)
+    assert snap.input_rate == pytest.approx(10, rel=0.05)
+    got = _levels(snap)
+    assert got["tracking"].level == WARN and "missed" in got["tracking"].message
+    assert got["input"].values["camera_rate_hz"].startswith("30")
+    # a paused stream (gap over max_gap) and backwards stamps count nothing
+    assert stats.received(stamp + 100 * 10**9) == 0
+    assert stats.received(stamp) == 0
+
+
+def test_period_is_estimated_without_an_expected_rate():
+    stats = FrameStats(expected_rate=0.0)
+    stamp = 10**12
+    for i in (0, 1, 2, 4, 5):  # 25 Hz with frame 3 missing
+        missed = stats.received(stamp + i * 40_000_000)
+    assert stats.period_estimate() == pytest.approx(25)
+    assert stats.totals["dropped"] == 1 and missed == 0

@@ -13,6 +13,7 @@ import subprocess
 import pytest
 import yaml
 from ros_helpers import (
+    MOVING_BOX_0,
     MODEL,
     PARAMS,
     actor_command,
@@ -45,11 +46,7 @@ def _params_file(tmp_path, **values):
 
 
 def _first_box() -> str:
-    from tir_tracker_core.data.synthetic import SyntheticConfig, generate_sequence
-
-    seq = generate_sequence(SyntheticConfig(seed=3, num_frames=2, height=512, width=640,
-                                            num_targets=1))
-    x, y, w, h = (float(v) for v in seq.boxes[0][0])
+    x, y, w, h = MOVING_BOX_0
     return f"{{boxes: [{{x: {x}, y: {y}, width: {w}, height: {h}}}], replace: true}}"
 
 
@@ -73,6 +70,7 @@ def test_two_namespaced_nodes_streaming_with_the_ros2_command_line(launch_env, p
     for side in ("left", "right"):
         procs.start(f"camera-{side}", actor_command(
             "camera", "--frames", "90", "--rate", "30", "--loop", "--no-gt-wait",
+            "--pattern", "moving-box",
             "--node", f"/{side}/tir_tracker", "--image", f"/{side}/image"), env)
     # both nodes got the file's parameters, although neither is called /tir_tracker
     for side in ("left", "right"):

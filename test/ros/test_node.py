@@ -4,6 +4,7 @@ node (console-script main with the repository's params file), camera, client."""
 from __future__ import annotations
 
 import json
+import signal
 
 from ros_helpers import MODEL, actor_command, node_command, run_client, status
 
@@ -91,4 +92,18 @@ def test_bad_input_is_answered_counted_and_survived(env, procs, tmp_path):
     for reason in ("unsupported image encoding 'yuv422'", "truncated image data"):
         assert reason in log
     assert node.poll() is None
-    assert procs.interrupt(node) == 0, procs.log(node)
+    node.send_signal(signal.SIGTERM)  # systemd / docker stop
+    assert procs.wait(node, 30) == 0, procs.log(node)
+    assert "Traceback" not in procs.log(node), procs.log(node)
+
+
+def test_help_prints_usage_and_parameters_without_starting_a_node(env):
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "tir_tracker_ros.node", "-h"], env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: tir-tracker-node")
+    assert "tracker.max_targets (int" in result.stdout and "expected_rate" in result.stdout
+    assert "[INFO]" not in result.stdout + result.stderr  # no node, no ROS logging

@@ -13,9 +13,14 @@ from .tensorrt_backend import tensorrt_status
 
 log = logging.getLogger(__name__)
 
-__all__ = ["auto_backend", "build_auto"]
+__all__ = ["auto_backend", "build_auto", "cpu_backend"]
 
 _AUTO_CHOICES = ("tensorrt", "onnxruntime", "torch")
+
+
+def cpu_backend() -> str:
+    """The fastest installed backend that runs on the CPU: ``onnxruntime``, else ``torch``."""
+    return "onnxruntime" if importlib.util.find_spec("onnxruntime") is not None else "torch"
 
 
 def auto_backend() -> tuple[str, str]:
@@ -23,9 +28,7 @@ def auto_backend() -> tuple[str, str]:
     torch-tensorrt is installed, else ``onnxruntime`` on the CPU, else ``torch`` on the CPU."""
     if tensorrt_status()[0]:
         return "tensorrt", "cuda"
-    if importlib.util.find_spec("onnxruntime") is not None:
-        return "onnxruntime", "cpu"
-    return "torch", "cpu"
+    return cpu_backend(), "cpu"
 
 
 def _options_of(name: str) -> set[str]:
@@ -47,8 +50,7 @@ def build_auto(model: Any, device: str = "auto", **options: Any) -> Backend:
                           f"{', '.join(sorted(known))}")
     name, dev = auto_backend()
     if device == "cpu" and name == "tensorrt":
-        name = "onnxruntime" if importlib.util.find_spec("onnxruntime") else "torch"
-        dev = "cpu"
+        name, dev = cpu_backend(), "cpu"
     elif device not in ("auto", "cpu"):  # a GPU asked for: TensorRT, else PyTorch on it
         name = "tensorrt" if name == "tensorrt" else "torch"
         dev = device

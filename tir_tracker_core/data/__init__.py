@@ -1,14 +1,16 @@
 """Datasets: one module per family of data.
 
 - ``io``: reading files: images (natural order, 8/16-bit kept), box text files, VOC XML.
-- ``sequence``: the types readers return (``Sequence``, ``PairedSequence``) and the
-  frames-vs-ground-truth length rule.
-- ``benchmarks``: single-modality tracking layouts (OTB, VOT, LSOTB-TIR, PTB-TIR, pysot JSON)
-  and their detection, ``load_sequences``.
-- ``paired``: registered visible + thermal layouts (LLVIP, RGBT234 / LasHeR, GTOT) and their
-  detection, ``load_paired``.
-- ``stills``: annotated still images as (image, box) items (LLVIP, YOLO, sampled sequence
-  frames), ``load_stills``.
+- ``video``: frame sources that are not image folders: video files (decoded on demand, grey
+  when asked), raw 16-bit ``.cptv`` thermal video, ``open_frame_source``.
+- ``sequence``: the types readers return (``Sequence``, ``PairedSequence``), the
+  frames-vs-ground-truth length rule and sparse ground truth (``NaN`` rows, ``gt_frames``).
+- ``benchmarks``: single-modality tracking layouts (OTB, VOT, LSOTB-TIR, PTB-TIR, pysot JSON,
+  video + box file, VTUAV's thermal half) and their detection, ``load_sequences``.
+- ``paired``: registered visible + thermal layouts (LLVIP, RGBT234 / LasHeR, GTOT, VTUAV,
+  paired videos, still pairs by name) and their detection, ``load_paired``.
+- ``stills``: detection records (COCO JSON, YOLO, VOC, LLVIP), ``load_detections``, and
+  annotated (image, box) items for ``probe``, ``load_stills``.
 - ``synthetic``: generated paired thermal + visible sequences.
 
 Bad input raises :class:`~tir_tracker_core.errors.DatasetError`.
@@ -23,26 +25,34 @@ from .benchmarks import (
 )
 from .paired import PairedImage, detect_paired_layout, load_paired
 from .sequence import PairedSequence, Sequence
+from .stills import AnnotatedImage, load_detections, load_stills
 from .synthetic import (
     SyntheticConfig,
     SyntheticSequence,
     generate_sequence,
     write_sequence,
 )
+from .video import CptvFrameLoader, VideoFrameLoader, open_frame_source
 
 __all__ = [
     "LSOTB_TIR_ATTRIBUTES",
     "PTB_TIR_ATTRIBUTES",
+    "AnnotatedImage",
+    "CptvFrameLoader",
     "DatasetError",
     "PairedImage",
     "PairedSequence",
     "Sequence",
     "SyntheticConfig",
     "SyntheticSequence",
+    "VideoFrameLoader",
     "detect_layout",
     "detect_paired_layout",
     "generate_sequence",
+    "load_detections",
     "load_paired",
     "load_sequences",
+    "load_stills",
+    "open_frame_source",
     "write_sequence",
 ]

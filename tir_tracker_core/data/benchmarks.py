@@ -587,8 +587,8 @@ def _single_layout(folder: Path) -> str | None:
         return "video"
     if is_vtuav_folder(folder):
         return "vtuav"
-    if (folder / "groundtruth.txt").is_file():
-        return "vot"
+    if (folder / "groundtruth.txt").is_file() and not _videos_in(folder):
+        return "vot"  # (next to several videos it is ambiguous: see _layout_hints)
     return None
 
 

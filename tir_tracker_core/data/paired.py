@@ -7,9 +7,17 @@
   :class:`~tir_tracker_core.data.sequence.PairedSequence`.
 - GTOT sequence folders: ``v/`` + ``i/``, boxes ``groundTruth_v.txt`` / ``groundTruth_i.txt``
   (``x1 y1 x2 y2``) or ``init.txt`` -> :class:`~tir_tracker_core.data.sequence.PairedSequence`.
+- VTUAV sequence folders: ``rgb/`` + ``ir/`` (or ``ir_gray/``), boxes ``rgb.txt`` / ``ir.txt``
+  (``x y w h``) on every N-th frame only -> a ``PairedSequence`` whose boxes have ``NaN`` rows on
+  the frames in between (:func:`load_vtuav_sequence`).
+- Paired videos (M3SVD): ``infrared/CLIP.mp4`` + ``visible/CLIP.mp4`` (same file name), no
+  boxes -> one ``PairedSequence`` per clip, frame counts checked (:func:`load_video_pairs`).
+- Still pairs by name (RoadScene ``cropinfrared/`` + ``crop_LR_visible/``, VIFB ``IR/`` +
+  ``VI/``, :data:`STILL_PAIR_FOLDERS`): :class:`PairedImage` records without boxes
+  (:func:`load_image_pairs`).
 
-:func:`load_paired` detects the layout (:func:`detect_paired_layout`). A new paired layout
-(e.g. visible + infrared videos) adds its reader here and one branch to both functions.
+:func:`load_paired` detects the layout (:func:`detect_paired_layout`). A new paired layout adds
+its reader here and one branch to both functions.
 """
 
 from __future__ import annotations
@@ -29,18 +37,37 @@ from .io import (
     read_image,
     read_voc,
 )
-from .sequence import LengthPolicy, PairedSequence, reconcile_lengths
+from .sequence import LengthPolicy, PairedSequence, expand_sparse_gt, reconcile_lengths
+from .video import VideoFrameLoader, is_video_file
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "STILL_PAIR_FOLDERS",
+    "VIDEO_PAIR_FOLDERS",
     "PairedImage",
     "detect_paired_layout",
+    "is_vtuav_folder",
     "load_gtot_sequence",
+    "load_image_pairs",
     "load_llvip",
     "load_paired",
     "load_rgbt_sequence",
+    "load_video_pairs",
+    "load_vtuav_sequence",
 ]
+
+STILL_PAIR_FOLDERS: tuple[tuple[str, str], ...] = (
+    ("cropinfrared", "crop_LR_visible"),  # RoadScene
+    ("IR", "VI"),  # VIFB
+    ("ir", "vi"),
+    ("Inf", "Vis"),  # TNO-style fusion sets
+    ("lwir", "visible"),  # KAIST
+)
+"""``(infrared folder, visible folder)`` names of still-pair layouts; files pair by stem."""
+
+VIDEO_PAIR_FOLDERS: tuple[tuple[str, str], ...] = (("infrared", "visible"), ("ir", "rgb"))
+"""``(infrared folder, visible folder)`` names of paired-video layouts (M3SVD)."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -93,7 +120,7 @@ class PairedImage:
 def _is_llvip(folder: Path) -> bool:
     return (folder / "infrared").is_dir() and not _rgbt_kind(folder) and (
         (folder / "visible").is_dir() or (folder / "Annotations").is_dir()
-    )
+    ) and not _video_pair_folders(folder)
 
 
 def _llvip_record(
@@ -165,23 +192,21 @@ def _rgbt_kind(folder: Path) -> str | None:
     return None
 
 
-def _paired_frame_count(
-    name: str, rgb_paths: tuple[Path, ...], tir_paths: tuple[Path, ...], policy: LengthPolicy
-) -> int:
-    """Number of frame pairs; raises or warns when the two folders differ in length."""
-    if len(rgb_paths) == len(tir_paths):
-        return len(tir_paths)
+def _paired_frame_count(name: str, num_rgb: int, num_tir: int, policy: LengthPolicy) -> int:
+    """Number of frame pairs; raises or warns when the two modalities differ in length."""
+    if num_rgb == num_tir:
+        return num_tir
     if policy == "error":
         raise DatasetError(
-            f"paired sequence {name!r}: {len(rgb_paths)} visible but {len(tir_paths)} "
-            "infrared frames; fix the dataset, or pass length_mismatch='truncate'"
+            f"paired sequence {name!r}: {num_rgb} visible but {num_tir} infrared frames; fix "
+            "the dataset, or pass length_mismatch='truncate'"
         )
-    n = min(len(rgb_paths), len(tir_paths))
+    n = min(num_rgb, num_tir)
     logger.warning(
         "paired sequence %r: %d visible but %d infrared frames; truncating to %d",
         name,
-        len(rgb_paths),
-        len(tir_paths),
+        num_rgb,
+        num_tir,
         n,
     )
     return n
@@ -209,7 +234,7 @@ def _load_paired_sequence(
     rgb_paths = list_images(folder / vis_name)
     tir_paths = list_images(folder / ir_name)
     name = folder.name
-    n = _paired_frame_count(name, rgb_paths, tir_paths, length_mismatch)
+    n = _paired_frame_count(name, len(rgb_paths), len(tir_paths), length_mismatch)
     gt_tir, gt_rgb = _paired_boxes(folder, kind)
     n = reconcile_lengths(name, n, gt_tir, length_mismatch)
     if gt_rgb is not None:
@@ -253,10 +278,183 @@ def load_gtot_sequence(folder: Path, *, length_mismatch: LengthPolicy = "error")
 
 
 # --------------------------------------------------------------------------------------------
+# VTUAV sequences (sparse boxes)
+# --------------------------------------------------------------------------------------------
+
+_VTUAV_IR_DIRS: tuple[str, ...] = ("ir", "ir_gray")
+
+
+def _vtuav_ir_dir(folder: Path) -> Path | None:
+    return next((folder / d for d in _VTUAV_IR_DIRS if (folder / d).is_dir()), None)
+
+
+def is_vtuav_folder(folder: Path) -> bool:
+    """``rgb/`` + ``ir/`` or ``ir_gray/`` + ``rgb.txt`` and/or ``ir.txt``."""
+    folder = Path(folder)
+    return (folder / "rgb").is_dir() and _vtuav_ir_dir(folder) is not None and (
+        (folder / "rgb.txt").is_file() or (folder / "ir.txt").is_file()
+    )
+
+
+def _sparse_boxes(
+    name: str, path: Path, num_frames: int, stride: int | None, policy: LengthPolicy
+) -> np.ndarray:
+    """One row per frame from a box file with one row per frame or per ``stride`` frames."""
+    boxes = read_boxes(path)
+    if len(boxes) >= num_frames:
+        n = reconcile_lengths(name, num_frames, boxes, policy, f"frames ({path.name})")
+        return boxes[:n]
+    return expand_sparse_gt(f"{name} ({path.name})", boxes, num_frames, stride)
+
+
+def load_vtuav_sequence(
+    folder: Path, *, gt_stride: int | None = None, length_mismatch: LengthPolicy = "error"
+) -> PairedSequence:
+    """Read a VTUAV sequence folder: ``rgb/`` + ``ir/`` (or ``ir_gray/``) + ``rgb.txt`` /
+    ``ir.txt`` (``x y w h``).
+
+    VTUAV annotates every N-th frame (frames ``0, N, 2N, ...``): N is inferred from the number of
+    rows and frames (11 rows for 101 frames -> 10) unless ``gt_stride`` gives it; the frames in
+    between get ``NaN`` rows, so ``as_sequence("tir" | "rgb").gt_frames`` lists the annotated
+    frames. ``gt`` comes from ``ir.txt`` (else ``rgb.txt``), ``gt_rgb`` from ``rgb.txt`` when both
+    exist. Layout ``vtuav``.
+    """
+    folder = Path(folder)
+    if not is_vtuav_folder(folder):
+        raise DatasetError(f"{folder} is not a VTUAV folder: expected rgb/, ir/ or ir_gray/, and "
+                           "rgb.txt and/or ir.txt")
+    ir_dir = _vtuav_ir_dir(folder)
+    assert ir_dir is not None
+    rgb_paths, tir_paths = list_images(folder / "rgb"), list_images(ir_dir)
+    name = folder.name
+    n = _paired_frame_count(name, len(rgb_paths), len(tir_paths), length_mismatch)
+    files = {k: folder / f"{k}.txt" for k in ("ir", "rgb") if (folder / f"{k}.txt").is_file()}
+    boxes = {k: _sparse_boxes(name, f, n, gt_stride, length_mismatch) for k, f in files.items()}
+    n = min(len(b) for b in boxes.values())
+    gt_tir = boxes.get("ir", boxes.get("rgb"))
+    gt_rgb = boxes.get("rgb") if "ir" in boxes else None
+    assert gt_tir is not None
+    return PairedSequence(name, "vtuav", n, PathFrameLoader(rgb_paths[:n]),
+                          PathFrameLoader(tir_paths[:n]), gt_tir[:n],
+                          None if gt_rgb is None else gt_rgb[:n])
+
+
+# --------------------------------------------------------------------------------------------
+# Paired videos (M3SVD)
+# --------------------------------------------------------------------------------------------
+
+
+def _videos_by_stem(folder: Path) -> dict[str, Path]:
+    return {p.stem: p for p in sorted(folder.iterdir()) if is_video_file(p)}
+
+
+def _video_pair_folders(folder: Path) -> tuple[Path, Path] | None:
+    """``(infrared, visible)`` folders of a paired-video layout, if ``folder`` is one."""
+    for ir_name, vis_name in VIDEO_PAIR_FOLDERS:
+        ir_dir, vis_dir = folder / ir_name, folder / vis_name
+        if ir_dir.is_dir() and vis_dir.is_dir() and (
+            _videos_by_stem(ir_dir).keys() & _videos_by_stem(vis_dir).keys()
+        ):
+            return ir_dir, vis_dir
+    return None
+
+
+def _video_count(loader: VideoFrameLoader) -> int:
+    """Decodable frames of ``loader``'s video; a container claiming otherwise is logged."""
+    decoded, claimed = len(loader), loader.container_frames()
+    if claimed and claimed != decoded:
+        logger.warning("video %s: the container says %d frames but %d decode",
+                       loader.path, claimed, decoded)
+    return decoded
+
+
+def load_video_pairs(
+    folder: Path, *, length_mismatch: LengthPolicy = "error"
+) -> list[PairedSequence]:
+    """Read paired videos: ``infrared/CLIP.<ext>`` + ``visible/CLIP.<ext>`` (M3SVD; also
+    ``ir/`` + ``rgb/``), one unannotated :class:`PairedSequence` per clip (layout
+    ``video_pairs``).
+
+    Thermal frames decode to single-channel uint8, visible frames to BGR, on demand. Both
+    videos of a clip must decode the same number of frames (``length_mismatch='truncate'``
+    keeps the shorter, with a warning); a clip present in one folder only is skipped with a
+    warning.
+    """
+    folder = Path(folder)
+    dirs = _video_pair_folders(folder)
+    if dirs is None:
+        raise DatasetError(
+            f"{folder} is not a paired-video folder: expected "
+            + " or ".join(f"{a}/ + {b}/" for a, b in VIDEO_PAIR_FOLDERS)
+            + " holding video files with the same names"
+        )
+    ir_videos, vis_videos = (_videos_by_stem(d) for d in dirs)
+    unpaired = sorted(ir_videos.keys() ^ vis_videos.keys())
+    if unpaired:
+        logger.warning("paired videos %s: %d clips exist in one folder only and are skipped: %s",
+                       folder, len(unpaired), ", ".join(unpaired[:10]))
+    clips = []
+    for stem in sorted(ir_videos.keys() & vis_videos.keys()):
+        tir = VideoFrameLoader(ir_videos[stem], grey=True)
+        rgb = VideoFrameLoader(vis_videos[stem], grey=False)
+        n = _paired_frame_count(stem, _video_count(rgb), _video_count(tir), length_mismatch)
+        clips.append(PairedSequence(stem, "video_pairs", n, rgb, tir))
+    return clips
+
+
+# --------------------------------------------------------------------------------------------
+# Still pairs by file name (RoadScene, VIFB, ...)
+# --------------------------------------------------------------------------------------------
+
+
+def _still_pair_folders(folder: Path) -> tuple[Path, Path] | None:
+    for ir_name, vis_name in STILL_PAIR_FOLDERS:
+        ir_dir, vis_dir = folder / ir_name, folder / vis_name
+        if ir_dir.is_dir() and vis_dir.is_dir() and list_images(ir_dir):
+            return ir_dir, vis_dir
+    return None
+
+
+def load_image_pairs(folder: Path) -> list[PairedImage]:
+    """Read still pairs whose infrared and visible files share a name (stem):
+    :data:`STILL_PAIR_FOLDERS` (RoadScene ``cropinfrared/`` + ``crop_LR_visible/``, VIFB ``IR/`` +
+    ``VI/``, ...). Records carry no boxes (``annotated=False``); infrared images without a
+    visible counterpart are skipped with a warning."""
+    folder = Path(folder)
+    dirs = _still_pair_folders(folder)
+    if dirs is None:
+        raise DatasetError(
+            f"{folder} is not a still-pair folder: expected "
+            + ", ".join(f"{a}/ + {b}/" for a, b in STILL_PAIR_FOLDERS)
+            + " with images of the same names"
+        )
+    ir_dir, vis_dir = dirs
+    visible = {p.stem: p for p in list_images(vis_dir)}
+    records, missing = [], []
+    for tir_path in list_images(ir_dir):
+        rgb_path = visible.get(tir_path.stem)
+        if rgb_path is None:
+            missing.append(tir_path.name)
+            continue
+        records.append(PairedImage(tir_path.stem, rgb_path, tir_path, np.zeros((0, 4))))
+    if missing:
+        logger.warning("still pairs %s: %d infrared images have no visible image of the same "
+                       "name in %s and are skipped (e.g. %s)", folder, len(missing),
+                       vis_dir.name, missing[0])
+    if not records:
+        raise DatasetError(f"still pairs {folder}: no infrared image in {ir_dir.name}/ has a "
+                           f"visible image of the same name in {vis_dir.name}/")
+    return records
+
+
+# --------------------------------------------------------------------------------------------
 # Layout detection
 # --------------------------------------------------------------------------------------------
 
 _PAIRED_LOOKED_FOR = (
+    "a VTUAV sequence (rgb/ + ir/ or ir_gray/ + rgb.txt/ir.txt)",
+    "paired videos (infrared/ + visible/ videos of the same names)",
+    "still pairs by name (" + ", ".join(f"{a}/ + {b}/" for a, b in STILL_PAIR_FOLDERS) + ")",
     "an LLVIP folder (infrared/ + visible/ and/or Annotations/)",
     "an RGBT234/LasHeR sequence (visible/ + infrared/ + visible.txt/infrared.txt/init.txt)",
     "a GTOT sequence (v/ + i/ + groundTruth_v.txt/groundTruth_i.txt/init.txt)",
@@ -264,18 +462,33 @@ _PAIRED_LOOKED_FOR = (
 )
 
 
+def _paired_kind(folder: Path) -> str | None:
+    """The paired layout of one folder, or ``None``."""
+    kind = _rgbt_kind(folder)
+    if kind is not None:
+        return kind
+    if is_vtuav_folder(folder):
+        return "vtuav"
+    if _video_pair_folders(folder):
+        return "video_pairs"
+    if _is_llvip(folder):
+        return "llvip"
+    if _still_pair_folders(folder):
+        return "image_pairs"
+    return None
+
+
 def detect_paired_layout(path: Path) -> str:
-    """``llvip``, ``rgbt``, ``gtot`` or ``collection`` (a folder of those)."""
+    """``rgbt``, ``gtot``, ``vtuav``, ``video_pairs``, ``llvip``, ``image_pairs`` or
+    ``collection`` (a folder of those)."""
     path = Path(path)
     if not path.is_dir():
         raise DatasetError(f"paired dataset path {path} is not a folder")
-    kind = _rgbt_kind(path)
+    kind = _paired_kind(path)
     if kind is not None:
         return kind
-    if _is_llvip(path):
-        return "llvip"
     subdirs = [p for p in sorted(path.iterdir()) if p.is_dir()]
-    if any(_rgbt_kind(p) or _is_llvip(p) for p in subdirs):
+    if any(_paired_kind(p) for p in subdirs):
         return "collection"
     raise DatasetError(
         f"unknown paired RGB-T layout at {path}; looked for " + "; ".join(_PAIRED_LOOKED_FOR)
@@ -289,22 +502,36 @@ def _load_paired_collection(
     images: list[PairedImage] = []
     sequences: list[PairedSequence] = []
     for sub in sorted(p for p in path.iterdir() if p.is_dir()):
-        kind = _rgbt_kind(sub)
-        if kind is not None:
-            sequences.append(_load_paired_sequence(sub, kind, length_mismatch))
-        elif _is_llvip(sub):
+        kind = _paired_kind(sub)
+        if kind is None:
+            logger.warning("skipping %s: not a paired RGB-T folder", sub)
+        elif kind in ("llvip", "image_pairs"):
             images.extend(
                 PairedImage(f"{sub.name}/{r.name}", r.rgb_path, r.tir_path, r.boxes, r.labels,
                             r.annotated)
-                for r in load_llvip(sub)
+                for r in _load_kind(sub, kind, length_mismatch)
             )
         else:
-            logger.warning("skipping %s: not a paired RGB-T folder", sub)
+            sequences.extend(_load_kind(sub, kind, length_mismatch))  # type: ignore[arg-type]
     if images and sequences:
         raise DatasetError(
             f"{path} mixes LLVIP image pairs and RGB-T sequences; load the two kinds separately"
         )
     return sequences if sequences else images
+
+
+def _load_kind(
+    path: Path, kind: str, length_mismatch: LengthPolicy
+) -> list[PairedSequence] | list[PairedImage]:
+    if kind == "llvip":
+        return load_llvip(path)
+    if kind == "image_pairs":
+        return load_image_pairs(path)
+    if kind == "vtuav":
+        return [load_vtuav_sequence(path, length_mismatch=length_mismatch)]
+    if kind == "video_pairs":
+        return load_video_pairs(path, length_mismatch=length_mismatch)
+    return [_load_paired_sequence(path, kind, length_mismatch)]
 
 
 def load_paired(
@@ -313,14 +540,13 @@ def load_paired(
     """Load paired visible + thermal data at ``path``, detecting the layout.
 
     Returns :class:`PairedImage` records for LLVIP (one folder, or a root of LLVIP folders such
-    as ``pairs_annotated/``, ``ir_only_annotated/``), :class:`PairedSequence` objects for
-    RGBT234 / LasHeR / GTOT (one sequence folder or a folder of them). A root mixing image
+    as ``pairs_annotated/``, ``ir_only_annotated/``) and still pairs by name (RoadScene, VIFB),
+    :class:`PairedSequence` objects for RGBT234 / LasHeR / GTOT / VTUAV sequence folders and
+    paired videos (M3SVD; one per clip, unannotated), or a folder of them. A root mixing image
     pairs and sequences is rejected.
     """
     path = Path(path)
     layout = detect_paired_layout(path)
-    if layout == "llvip":
-        return load_llvip(path)
-    if layout in _RGBT_FOLDERS:
-        return [_load_paired_sequence(path, layout, length_mismatch)]
-    return _load_paired_collection(path, length_mismatch)
+    if layout == "collection":
+        return _load_paired_collection(path, length_mismatch)
+    return _load_kind(path, layout, length_mismatch)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -80,6 +80,12 @@ class SyntheticConfig:
         max_speed: largest object speed in pixels per frame.
         rgb_brightness: visible-image brightness factor (night scenes: 0.2 - 0.5).
         rgb_noise_std: visible-image temporal noise (8-bit levels, standard deviation).
+        dropouts: times each target vanishes completely and shows again elsewhere (long-term
+            tracking: a lost target must be found again); 0 = never.
+        dropout_frames: (min, max) frames a dropout lasts.
+        dropout_kind: ``occlusion`` (hidden where it is, it moves on unseen and shows again
+            at least a quarter of the frame away), ``out_of_view`` (it leaves the image and
+            comes back in near a side edge) or ``mixed`` (either, at random).
     """
 
     seed: int = 0
@@ -102,6 +108,9 @@ class SyntheticConfig:
     max_speed: float = 3.0
     rgb_brightness: float = 0.4
     rgb_noise_std: float = 4.0
+    dropouts: int = 0
+    dropout_frames: tuple[int, int] = (10, 40)
+    dropout_kind: Literal["occlusion", "out_of_view", "mixed"] = "mixed"
 
     def __post_init__(self) -> None:
         def bad(name: str, rule: str) -> ConfigError:
@@ -113,7 +122,7 @@ class SyntheticConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < low:
                 raise bad(name, f"an integer >= {low}")
-        for name in ("num_occluders", "num_distractors", "seed"):
+        for name in ("num_occluders", "num_distractors", "seed", "dropouts"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise bad(name, "an integer >= 0")
@@ -140,6 +149,11 @@ class SyntheticConfig:
         low, high = self.target_contrast
         if not 0.0 <= low <= high:
             raise bad("target_contrast", "(min, max) with 0 <= min <= max")
+        short, long = self.dropout_frames
+        if not 1 <= short <= long:
+            raise bad("dropout_frames", "(min, max) with 1 <= min <= max")
+        if self.dropout_kind not in ("occlusion", "out_of_view", "mixed"):
+            raise bad("dropout_kind", "one of 'occlusion', 'out_of_view', 'mixed'")
         if not self.target_kinds or not set(self.target_kinds) <= set(TARGET_KINDS):
             raise bad("target_kinds", f"a non-empty tuple of {TARGET_KINDS}")
 
@@ -164,6 +178,7 @@ class _Motion:
     crossover: np.ndarray  # (M, T) contrast factor in [0, 1]
     tir_parts: tuple[dict[str, float], ...]  # part -> counts relative to torso contrast
     rgb_parts: tuple[dict[str, np.ndarray], ...]  # part -> BGR colour (0..255 floats)
+    hidden: np.ndarray | None = None  # (M, T) bool: not drawn (a dropout); None = never
 
 
 def _rng(seed: int, *stream: int) -> np.random.Generator:
@@ -344,6 +359,81 @@ def _build_motion(cfg: SyntheticConfig, layout: _Layout, rng: np.random.Generato
     )
 
 
+def _dropout_events(
+    cfg: SyntheticConfig, rng: np.random.Generator
+) -> list[tuple[int, int, int, str]]:
+    """``(target, first hidden frame, frames hidden, kind)`` of every dropout: each target's
+    frames after the first 20 are cut into ``dropouts`` equal parts, one dropout in each,
+    followed by at least 25 visible frames; parts too short hold none."""
+    events = []
+    short, long = cfg.dropout_frames
+    for k in range(cfg.num_targets):
+        part = (cfg.num_frames - 20) // max(cfg.dropouts, 1)
+        for e in range(cfg.dropouts):
+            length = int(rng.integers(short, long + 1))
+            first = 20 + e * part
+            last = first + part - length - 25  # latest start
+            kind = (cfg.dropout_kind if cfg.dropout_kind != "mixed"
+                    else str(rng.choice(["occlusion", "out_of_view"])))
+            if last < first:
+                continue
+            events.append((k, int(rng.integers(first, last + 1)), length, kind))
+    return events
+
+
+def _reflect(v: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """Values folded into [lo, hi] as by bouncing off both ends."""
+    span = max(hi - lo, 1e-9)
+    u = np.mod(v - lo, 2 * span)
+    return lo + np.where(u > span, 2 * span - u, u)
+
+
+def _add_dropouts(
+    cfg: SyntheticConfig, layout: _Layout, motion: _Motion, rng: np.random.Generator
+) -> _Motion:
+    """``motion`` with the dropouts of ``cfg``: the target is hidden for a while and its
+    path after the dropout is moved (and folded back into the image) so that it shows again
+    elsewhere; hidden boxes move straight from where it vanished to where it shows again
+    (``occlusion``) or lie outside the image (``out_of_view``)."""
+    boxes = motion.boxes.copy()
+    m, t_len = boxes.shape[:2]
+    hidden = np.zeros((m, t_len), bool)
+    w, h = cfg.width, cfg.height
+    for k, start, length, kind in _dropout_events(cfg, rng):
+        end = min(start + length, t_len)  # first frame shown again
+        if end >= t_len:
+            continue
+        size = boxes[k, end, 2:]
+        gone = boxes[k, start - 1, :2] + boxes[k, start - 1, 2:] / 2  # centre where it vanished
+        lo = np.array([size[0] / 2, layout.horizon + 0.3 * size[1] - size[1] / 2])
+        hi = np.array([w - size[0] / 2, h - size[1] / 2])
+        for _ in range(20):
+            if kind == "out_of_view":
+                side = rng.integers(2)
+                x = rng.uniform(0.0, 0.15) * w
+                shown = np.array([x if side == 0 else w - x, rng.uniform(lo[1], hi[1])])
+            else:
+                shown = rng.uniform(lo, hi)
+            if np.hypot(*(shown - gone)) >= 0.25 * min(w, h):
+                break
+        shown = np.clip(shown, lo, hi)
+        centres = boxes[k, end:, :2] + boxes[k, end:, 2:] / 2 + (shown - (boxes[k, end, :2]
+                                                                            + size / 2))
+        centres[:, 0] = _reflect(centres[:, 0], lo[0], hi[0])
+        centres[:, 1] = _reflect(centres[:, 1], lo[1], hi[1])
+        boxes[k, end:, :2] = centres - boxes[k, end:, 2:] / 2
+        gap = np.arange(start, end)
+        if kind == "out_of_view":  # beyond the side edge nearest to where it vanished
+            right = gone[0] > w / 2
+            boxes[k, gap, 0] = w + 1.0 if right else -boxes[k, gap, 2] - 1.0
+        else:
+            a = ((gap - start + 1) / (end - start + 1))[:, None]
+            centre = (1 - a) * gone + a * shown
+            boxes[k, gap, :2] = centre - boxes[k, gap, 2:] / 2
+        hidden[k, gap] = True
+    return replace(motion, boxes=boxes, hidden=hidden)
+
+
 def _crossover_factors(
     rng: np.random.Generator, m: int, t_len: int, probability: float
 ) -> np.ndarray:
@@ -486,6 +576,9 @@ class SyntheticSequence:
         self._cfg = config
         self._layout = _build_layout(config, _rng(config.seed, 0))
         self._motion = _build_motion(config, self._layout, _rng(config.seed, 1))
+        if config.dropouts:
+            self._motion = _add_dropouts(config, self._layout, self._motion,
+                                         _rng(config.seed, 6))
         self._bg_tir, self._bg_rgb = _build_backgrounds(config, self._layout, _rng(config.seed, 2))
         h, w = config.height, config.width
         fpn = _rng(config.seed, 3)
@@ -505,6 +598,7 @@ class SyntheticSequence:
         self._visible_fraction = self._compute_visibility(bottoms)
         for arr in (
             self._motion.boxes,
+            *(() if self._motion.hidden is None else (self._motion.hidden,)),
             self._visible_fraction,
             self._motion.crossover,
             self._layout.occluders,
@@ -538,6 +632,14 @@ class SyntheticSequence:
         return self._visible_fraction[: self._cfg.num_targets] >= _VISIBLE_FRACTION
 
     @property
+    def hidden(self) -> np.ndarray:
+        """``(num_targets, num_frames)`` bool: the target is not drawn (a dropout,
+        ``SyntheticConfig.dropouts``)."""
+        if self._motion.hidden is None:
+            return np.zeros((self._cfg.num_targets, self._cfg.num_frames), bool)
+        return self._motion.hidden[: self._cfg.num_targets]
+
+    @property
     def occluders(self) -> np.ndarray:
         """``(K, 4)`` static occluder rectangles ``x0, y0, x1, y1`` (end exclusive), in front."""
         return self._layout.occluders
@@ -569,6 +671,8 @@ class SyntheticSequence:
     def _render(self, canvas: np.ndarray, index: int, modality: Modality) -> None:
         motion, level = self._motion, np.float32(self._cfg.background_level)
         for k in self._order[:, index]:
+            if motion.hidden is not None and motion.hidden[k, index]:
+                continue
             if modality == "tir":
                 contrast = motion.contrast[k, index]
                 values = {p: level + contrast * f for p, f in motion.tir_parts[k].items()}
@@ -636,8 +740,11 @@ class SyntheticSequence:
                 inside_w, inside_h = inside[2] - inside[0], inside[3] - inside[1]
                 if inside_w <= 0 or inside_h <= 0:
                     continue
+                if motion.hidden is not None and motion.hidden[n, t]:
+                    continue
                 inside_box = np.array([inside[0], inside[1], inside_w, inside_h])
-                front = [j for j in range(m) if j != n and bottoms[j, t] > bottoms[n, t]]
+                front = [j for j in range(m) if j != n and bottoms[j, t] > bottoms[n, t]
+                         and (motion.hidden is None or not motion.hidden[j, t])]
                 front_rects = motion.boxes[front, t].copy()
                 front_rects[:, 2:] += front_rects[:, :2]
                 hidden = _occluded_area(inside_box, np.concatenate([occ, front_rects]))

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from ..data.sequence import Sequence
+from ..progress import bar
 from .adapters import MultiTrackerFactory
 from .runner import hardware_info
 
@@ -40,6 +41,7 @@ __all__ = [
     "BenchReport",
     "BenchResult",
     "bench",
+    "lost_targets",
     "replicate_boxes",
 ]
 
@@ -61,7 +63,7 @@ def replicate_boxes(
         raise ValueError(f"count must be >= 1, got {count}")
     x, y, w, h = (float(v) for v in box)
     if not (w > 0 and h > 0):
-        raise ValueError(f"box {tuple(box)} must have w > 0 and h > 0")
+        raise ValueError(f"box ({x:g}, {y:g}, {w:g}, {h:g}) must have w > 0 and h > 0")
     radius = int(math.ceil(math.sqrt(count))) + 1
     grid = [(i, j) for i in range(-radius, radius + 1) for j in range(-radius, radius + 1)]
     grid.sort(key=lambda ij: (ij[0] ** 2 + ij[1] ** 2, math.atan2(ij[1], ij[0])))
@@ -90,6 +92,11 @@ class BenchResult:
         peak_rss_mb: process peak RSS after the run (monotonic over the process lifetime).
         rss_increase_mb: largest RSS growth during the run over the value before the tracker
             was built, or ``None`` where the current RSS cannot be read.
+        lost_targets: targets of the run started on a pattern the video does not hold, so
+            that they are lost and stay lost (``bench(lost=...)``: the cost of searching for
+            lost targets); 0 for a run with every target on the object.
+        lost_at_end: targets the tracker reported lost on the last frame (of the last
+            round), ``None`` when its tracks carry no lost state.
     """
 
     tracker: str
@@ -103,6 +110,8 @@ class BenchResult:
     fps_ratio_to_reference: float | None
     peak_rss_mb: float
     rss_increase_mb: float | None
+    lost_targets: int = 0
+    lost_at_end: int | None = None
 
 
 @dataclass(frozen=True)
@@ -117,10 +126,12 @@ class BenchReport:
     hardware: Mapping[str, Any]
     rounds: int = 1
 
-    def result(self, tracker: str, num_targets: int) -> BenchResult:
-        """The result of ``tracker`` with ``num_targets`` targets."""
+    def result(self, tracker: str, num_targets: int, lost_targets: int = 0) -> BenchResult:
+        """The result of ``tracker`` with ``num_targets`` targets (``lost_targets`` of them
+        lost)."""
         for r in self.results:
-            if r.tracker == tracker and r.num_targets == num_targets:
+            if (r.tracker == tracker and r.num_targets == num_targets
+                    and r.lost_targets == lost_targets):
                 return r
         raise KeyError(f"no bench result for tracker {tracker!r} with {num_targets} targets")
 
@@ -152,8 +163,10 @@ class BenchReport:
         for r in self.results:
             ratio = "-" if r.fps_ratio_to_reference is None else f"{r.fps_ratio_to_reference:.2f}"
             rss = "-" if r.rss_increase_mb is None else f"{r.rss_increase_mb:.1f}"
+            targets = f"{r.num_targets}" + (f" ({r.lost_targets} lost)" if r.lost_targets
+                                             else "")
             lines.append(
-                f"| {r.tracker} | {r.num_targets} | {r.latency_ms_p50:.2f} | "
+                f"| {r.tracker} | {targets} | {r.latency_ms_p50:.2f} | "
                 f"{r.latency_ms_p99:.2f} | {r.latency_ms_mean:.2f} | {r.fps:.1f} | "
                 f"{ratio} | {rss} |"
             )
@@ -169,14 +182,16 @@ class BenchReport:
         fig = Figure(figsize=(6.0, 4.5), dpi=100)
         FigureCanvasAgg(fig)
         ax = fig.add_subplot(1, 1, 1)
-        for tracker in dict.fromkeys(r.tracker for r in self.results):
-            rows = sorted((r for r in self.results if r.tracker == tracker),
+        for tracker, lost in dict.fromkeys((r.tracker, r.lost_targets) for r in self.results):
+            rows = sorted((r for r in self.results
+                           if r.tracker == tracker and r.lost_targets == lost),
                           key=lambda r: r.num_targets)
             n = [r.num_targets for r in rows]
             mean = np.array([r.latency_ms_mean for r in rows])
             p50 = np.array([r.latency_ms_p50 for r in rows])
             p99 = np.array([r.latency_ms_p99 for r in rows])
-            line = ax.plot(n, mean, marker="o", linewidth=2, label=tracker)[0]
+            label = f"{tracker}, {lost} lost" if lost else tracker
+            line = ax.plot(n, mean, marker="o", linewidth=2, label=label)[0]
             ax.fill_between(n, p50, p99, color=line.get_color(), alpha=0.15)
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
@@ -212,6 +227,7 @@ class _Run:
     init_ms: list[float]
     rss_increase_mb: float | None = None
     peak_rss_mb: float = 0.0  # the process's peak after this run's latest round
+    lost_at_end: int | None = None  # targets reported lost on the last frame, latest round
 
 
 def _bench_one(
@@ -220,17 +236,20 @@ def _bench_one(
     boxes: np.ndarray,
     warmup: int,
     run: _Run,
+    first: np.ndarray | None = None,
 ) -> None:
-    """Time a fresh tracker on ``frames``; appends its timings to ``run``."""
+    """Time a fresh tracker on ``frames`` (initialised on ``first``, by default
+    ``frames[0]``); appends its timings to ``run``."""
     rss_before = _current_rss_mb()
     tracker = factory()
     start = time.perf_counter_ns()
-    tracker.init(frames[0], [tuple(b) for b in boxes])
+    tracker.init(frames[0] if first is None else first, [tuple(b) for b in boxes])
     run.init_ms.append((time.perf_counter_ns() - start) / 1e6)
     rss_max = rss_before
+    tracks: Any = ()
     for index, frame in enumerate(frames[1:]):
         start = time.perf_counter_ns()
-        tracker.update(frame)
+        tracks = tracker.update(frame)
         elapsed = (time.perf_counter_ns() - start) / 1e6
         if index >= warmup:
             run.latencies.append(elapsed)
@@ -242,9 +261,11 @@ def _bench_one(
         run.rss_increase_mb = grown if run.rss_increase_mb is None else max(grown,
                                                                             run.rss_increase_mb)
     run.peak_rss_mb = _peak_rss_mb()
+    if all(hasattr(t, "lost") for t in tracks):
+        run.lost_at_end = sum(bool(t.lost) for t in tracks)
 
 
-def _result(name: str, num_targets: int, run: _Run) -> BenchResult:
+def _result(name: str, num_targets: int, run: _Run, lost: int = 0) -> BenchResult:
     lat = np.asarray(run.latencies)
     mean = float(lat.mean())
     return BenchResult(
@@ -259,6 +280,8 @@ def _result(name: str, num_targets: int, run: _Run) -> BenchResult:
         fps_ratio_to_reference=None,
         peak_rss_mb=run.peak_rss_mb,
         rss_increase_mb=run.rss_increase_mb,
+        lost_targets=lost,
+        lost_at_end=run.lost_at_end,
     )
 
 
@@ -273,6 +296,7 @@ def bench(
     out_dir: Path | None = None,
     progress: bool = False,
     rounds: int = 1,
+    lost: int = 0,
 ) -> BenchReport:
     """Measure per-frame latency of each tracker for each number of targets.
 
@@ -285,19 +309,26 @@ def bench(
         max_frames: frames decoded up front and used (the first initialises).
         reference: tracker whose FPS the others are divided by (same number of targets).
         out_dir: when given, ``bench.json`` and ``bench_latency.png`` are written there.
-        progress: show a tqdm progress bar over the runs.
+        progress: show a progress bar (frames, with the run it is on) on stderr.
         rounds: how many times every (tracker, targets) run is repeated, in interleaved
             order (all runs once, then all again...); each result pools its frames over the
             rounds, so a slow spell of a shared machine falls on every run alike instead of
             on one. ``init_ms`` is the median over the rounds.
+        lost: when > 0, every target count above it is also run with ``lost`` of its
+            targets lost for good: they are started on a checkerboard pasted into a copy of
+            the first frame, away from the ground-truth box, which no later frame holds
+            (a tracker that searches for lost targets pays for it in these runs).
     """
     counts = _check_bench_args(trackers, sequence, target_counts, warmup, max_frames,
                                reference, rounds)
     frames = _decode_frames(sequence, min(len(sequence), max_frames))
-    runs = [(name, n) for name in trackers for n in counts]
+    if lost < 0:
+        raise ValueError(f"lost must be >= 0, got {lost}")
+    runs = [(name, n, 0) for name in trackers for n in counts]
+    runs += [(name, n, lost) for name in trackers for n in counts if 0 < lost < n]
     timings = _time_runs(trackers, runs, frames, sequence.gt[0], warmup, rounds, progress)
-    results = _with_reference([_result(name, n, timings[(name, n)]) for name, n in runs],
-                              reference)
+    results = _with_reference([_result(name, n, timings[(name, n, k)], k)
+                               for name, n, k in runs], reference)
     report = BenchReport(
         sequence=sequence.name,
         frame_shape=tuple(frames[0].shape),
@@ -359,35 +390,66 @@ def _decode_frames(sequence: Sequence, num: int) -> list[np.ndarray]:
 
 def _time_runs(
     trackers: Mapping[str, MultiTrackerFactory],
-    runs: list[tuple[str, int]],
+    runs: list[tuple[str, int, int]],
     frames: list[np.ndarray],
     box: np.ndarray,
     warmup: int,
     rounds: int,
     progress: bool,
-) -> dict[tuple[str, int], _Run]:
+) -> dict[tuple[str, int, int], _Run]:
     """Time every (tracker, target count) run ``rounds`` times, interleaved."""
     height, width = frames[0].shape[:2]
     timings = {run: _Run([], []) for run in runs}
-    iterator: Any = [run for _ in range(rounds) for run in runs]
-    if progress:
-        from tqdm import tqdm
-
-        iterator = tqdm(iterator, desc="bench", unit="run")
-    for name, n in iterator:
-        boxes = replicate_boxes(box, n, width, height)
-        _bench_one(trackers[name], frames, boxes, warmup, timings[(name, n)])
-        logger.debug("bench %s x%d: %.2f ms/frame so far", name, n,
-                     float(np.mean(timings[(name, n)].latencies)))
+    order = [run for _ in range(rounds) for run in runs]
+    with bar(total=len(order) * (len(frames) - 1), unit="frame", enabled=progress) as shown:
+        for k, (name, n, lost) in enumerate(order, start=1):
+            shown.set_description(f"run {k}/{len(order)} {name} x{n}"
+                                  + (f" ({lost} lost)" if lost else ""))
+            boxes = replicate_boxes(box, n, width, height)
+            first = None
+            if lost:
+                first, boxes = lost_targets(frames[0], boxes, lost)
+            _bench_one(trackers[name], frames, boxes, warmup, timings[(name, n, lost)], first)
+            shown.update(len(frames) - 1)
+            logger.debug("bench %s x%d (%d lost): %.2f ms/frame so far", name, n, lost,
+                         float(np.mean(timings[(name, n, lost)].latencies)))
     return timings
 
 
+def lost_targets(frame: np.ndarray, boxes: np.ndarray,
+                 lost: int) -> tuple[np.ndarray, np.ndarray]:
+    """A copy of ``frame`` and ``boxes`` where the last ``lost`` boxes are moved to the
+    image corners (in turn, away from the others) and filled with a checkerboard of the
+    frame's darkest and brightest values: targets started there find nothing like their
+    template in the video's later frames, so they are lost and stay lost."""
+    first, boxes = frame.copy(), boxes.copy()
+    height, width = frame.shape[:2]
+    low, high = frame.min(), frame.max()
+    for k in range(len(boxes) - lost, len(boxes)):
+        w, h = boxes[k, 2:]
+        corner = (len(boxes) - 1 - k) % 4
+        x = 2.0 if corner in (0, 3) else width - w - 2.0
+        y = 2.0 if corner in (0, 1) else height - h - 2.0
+        boxes[k, :2] = max(x, 0.0), max(y, 0.0)
+        x0, y0 = int(boxes[k, 0]), int(boxes[k, 1])
+        yy, xx = np.mgrid[0:int(np.ceil(h)), 0:int(np.ceil(w))]
+        cell = max(2, int(min(w, h)) // 4)
+        board = np.where(((yy // cell) + (xx // cell)) % 2 == 0, low, high)
+        region = first[y0:y0 + board.shape[0], x0:x0 + board.shape[1]]
+        board = board[:region.shape[0], :region.shape[1]]
+        region[...] = board[..., None] if region.ndim == 3 else board
+    return first, boxes
+
+
 def _with_reference(results: list[BenchResult], reference: str | None) -> list[BenchResult]:
-    """``results`` with their FPS ratio to ``reference`` at the same number of targets."""
+    """``results`` with their FPS ratio to ``reference`` at the same number of targets
+    (and of lost targets)."""
     if reference is None:
         return results
-    ref_fps = {r.num_targets: r.fps for r in results if r.tracker == reference}
+    ref_fps = {(r.num_targets, r.lost_targets): r.fps for r in results
+               if r.tracker == reference}
     return [
-        BenchResult(**{**asdict(r), "fps_ratio_to_reference": r.fps / ref_fps[r.num_targets]})
+        BenchResult(**{**asdict(r), "fps_ratio_to_reference":
+                       r.fps / ref_fps[(r.num_targets, r.lost_targets)]})
         for r in results
     ]

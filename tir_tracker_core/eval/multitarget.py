@@ -13,10 +13,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from ..data.synthetic import SyntheticConfig, generate_sequence
+from ..progress import bar
 from ..tracking import Tracker, TrackState
 from .metrics import evaluate_sequence, iou
 
@@ -53,38 +55,48 @@ def collapsed_pairs(pred: np.ndarray, gt: np.ndarray, tracked: np.ndarray) -> in
 
 def evaluate_multitarget(variants: dict[str, Callable[[], Tracker]], seeds: Iterable[int],
                          targets: int = 4, frames: int = 150, width: int = 320,
-                         height: int = 256) -> list[MultiTargetResult]:
+                         height: int = 256, progress: bool = False) -> list[MultiTargetResult]:
     """Run every variant (a factory of fresh trackers) on the synthetic sequences of ``seeds``
-    (``targets`` moving targets each) and return one result per variant."""
+    (``targets`` moving targets each) and return one result per variant.
+
+    ``progress``: show a progress bar (frames, with the variant and sequence) on stderr.
+    """
     seqs = [generate_sequence(SyntheticConfig(seed=s, num_frames=frames, width=width,
                                               height=height, num_targets=targets))
             for s in seeds]
-    out = []
-    for name, make in variants.items():
-        scores: list[float] = []
-        collapsed, n_frames, seconds = 0, 0, 0.0
-        for seq in seqs:
-            gt = seq.boxes  # (targets, frames, 4)
-            tracker = make()
-            ids = tracker.init(seq.tir_frame(0), [tuple(b) for b in gt[:, 0]])
-            row = {track_id: k for k, track_id in enumerate(ids)}
-            pred = np.repeat(gt[:, :1], len(seq), axis=1).astype(np.float64)
-            tracked = np.ones(pred.shape[:2], bool)
-            for f in range(1, len(seq)):
-                frame = seq.tir_frame(f)
-                t0 = time.perf_counter()
-                tracks = tracker.update(frame)
-                seconds += time.perf_counter() - t0
-                n_frames += 1
-                for t in tracks:
-                    k = row[t.id]
-                    pred[k, f] = t.box
-                    tracked[k, f] = t.state is TrackState.TRACKED
-            scores += [evaluate_sequence(pred[k], gt[k]).success for k in range(len(ids))]
-            collapsed += collapsed_pairs(pred, gt, tracked)
-        out.append(MultiTargetResult(name, float(np.mean(scores)), len(scores), collapsed,
-                                     n_frames / max(seconds, 1e-9)))
-    return out
+    with bar(total=len(variants) * sum(len(s) - 1 for s in seqs), enabled=progress) as shown:
+        return [_run_variant(name, make, seqs, shown, f"variant {k}/{len(variants)} {name}")
+                for k, (name, make) in enumerate(variants.items(), start=1)]
+
+
+def _run_variant(name: str, make: Callable[[], Tracker], seqs: list, shown: Any,
+                 label: str) -> MultiTargetResult:
+    """One variant on every sequence; ``shown`` (a progress bar) advances by frames."""
+    scores: list[float] = []
+    collapsed, n_frames, seconds = 0, 0, 0.0
+    for number, seq in enumerate(seqs, start=1):
+        shown.set_description(f"{label}, sequence {number}/{len(seqs)}")
+        gt = seq.boxes  # (targets, frames, 4)
+        tracker = make()
+        ids = tracker.init(seq.tir_frame(0), [tuple(b) for b in gt[:, 0]])
+        row = {track_id: k for k, track_id in enumerate(ids)}
+        pred = np.repeat(gt[:, :1], len(seq), axis=1).astype(np.float64)
+        tracked = np.ones(pred.shape[:2], bool)
+        for f in range(1, len(seq)):
+            frame = seq.tir_frame(f)
+            t0 = time.perf_counter()
+            tracks = tracker.update(frame)
+            seconds += time.perf_counter() - t0
+            n_frames += 1
+            shown.update()
+            for t in tracks:
+                k = row[t.id]
+                pred[k, f] = t.box
+                tracked[k, f] = t.state is TrackState.TRACKED
+        scores += [evaluate_sequence(pred[k], gt[k]).success for k in range(len(ids))]
+        collapsed += collapsed_pairs(pred, gt, tracked)
+    return MultiTargetResult(name, float(np.mean(scores)), len(scores), collapsed,
+                             n_frames / max(seconds, 1e-9))
 
 
 def markdown_table(results: list[MultiTargetResult]) -> str:

@@ -60,14 +60,15 @@ def _to_cv_rect(box: Box, width: int, height: int) -> tuple[int, int, int, int]:
     MIL's success on ``vottir_horse`` by about 0.1.
     """
     x, y, w, h = (float(v) for v in box)
+    shown = f"({x:g}, {y:g}, {w:g}, {h:g})"  # plain numbers, not numpy reprs
     if not np.all(np.isfinite([x, y, w, h])) or w <= 0 or h <= 0:
-        raise InvalidBoxError(f"box {box} must be finite with w > 0 and h > 0")
+        raise InvalidBoxError(f"box {shown} must be finite with w > 0 and h > 0")
     rx, ry, rw, rh = (int(round(v)) for v in (x, y, w, h))
     x0, y0 = max(0, rx), max(0, ry)
     x1, y1 = min(width, rx + rw), min(height, ry + rh)
     if x1 - x0 < 1 or y1 - y0 < 1:
         raise InvalidBoxError(
-            f"box {box} lies outside the {width}x{height} image or is under one pixel; give a "
+            f"box {shown} lies outside the {width}x{height} image or is under one pixel; give a "
             "box inside the frame"
         )
     return (x0, y0, x1 - x0, y1 - y0)

@@ -3,7 +3,7 @@
 A Siamese tracker re-estimates the target's size every frame from the regression branch. If
 that branch mostly reproduces the size it was given (the crop's nominal target size) instead
 of measuring the target, size errors are never corrected and the box random-walks on video;
-this is what channel pruning does to distilled students (see ``docs/distillation.md``). The
+this is what channel pruning does to distilled students (see ``LAB_NOTES.md``). The
 probe measures it on still annotated images, so it needs no video: initialise on the true box,
 reset the size to ``scale`` x the truth (template kept), track the same image ``updates``
 times, and compare the final box with the truth.

@@ -17,7 +17,7 @@ import os
 import platform
 import re
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ import cv2
 import numpy as np
 
 from ..data.sequence import Sequence
+from ..progress import bar
 from .adapters import TrackerFactory
 from .metrics import (
     NORM_PRECISION_THRESHOLDS,
@@ -37,6 +38,7 @@ from .metrics import (
     aggregate,
     aggregate_by_attribute,
     evaluate_sequence,
+    restrict_frames,
 )
 
 logger = logging.getLogger(__name__)
@@ -106,10 +108,15 @@ def _as_box(value: Any, tracker: str, index: int) -> np.ndarray:
     return box
 
 
+def _nothing() -> None:
+    """The default ``on_frame`` hook."""
+
+
 def _run_lockstep(
-    factories: Mapping[str, TrackerFactory], seq: Sequence
+    factories: Mapping[str, TrackerFactory], seq: Sequence, on_frame: Callable[[], Any] = _nothing
 ) -> dict[str, SequenceRun]:
-    """Run every tracker on ``seq``, decoding each frame once and reusing it for all."""
+    """Run every tracker on ``seq``, decoding each frame once and reusing it for all;
+    ``on_frame()`` is called after each frame (progress display)."""
     n = len(seq)
     names = list(factories)
     trackers = {name: factories[name]() for name in names}
@@ -137,6 +144,7 @@ def _run_lockstep(
             except Exception as exc:
                 exc.add_note(f"tracker {name!r}, sequence {seq.name!r}, frame {index}")
                 raise
+        on_frame()
     runs = {}
     for name in names:
         for arr in (boxes[name], scores[name], times[name]):
@@ -266,6 +274,34 @@ class EvalReport:
             lines.append("| " + " | ".join(cells) + " |")
         return "\n".join(lines) + "\n"
 
+    def group_scores(self, tracker: str) -> dict[str, Scores]:
+        """group -> ``tracker``'s scores over the group's sequences (:func:`group_sequences`)."""
+        return {g: aggregate([self.sequence_scores[tracker][s] for s in names])
+                for g, names in group_sequences(self.sequences).items()}
+
+    def sequence_table(self) -> str:
+        """Success per sequence (rows) and tracker (columns), then each group of two or more
+        sequences and the mean over all sequences; empty for a single sequence."""
+        if len(self.sequences) < 2:
+            return ""
+        lines = ["| sequence | " + " | ".join(self.trackers) + " |",
+                 "|---|" + "---:|" * len(self.trackers)]
+
+        def row(label: str, values: Iterable[float]) -> None:
+            lines.append(f"| {label} | " + " | ".join(f"{v:.3f}" for v in values) + " |")
+
+        for seq in self.sequences:
+            row(seq, (self.sequence_scores[t][seq].success for t in self.trackers))
+        groups = group_sequences(self.sequences)
+        if len(groups) > 1:
+            per_tracker = {t: self.group_scores(t) for t in self.trackers}
+            for g, names in groups.items():
+                if len(names) > 1:
+                    row(f"group {g} ({len(names)})",
+                        (per_tracker[t][g].success for t in self.trackers))
+        row(f"**mean ({len(self.sequences)})**", (self.scores[t].success for t in self.trackers))
+        return "\n".join(lines) + "\n"
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary: per tracker overall / per-sequence / per-attribute scores."""
         trackers: dict[str, Any] = {}
@@ -294,6 +330,10 @@ class EvalReport:
                 "attributes": {
                     attr: {**_scores_dict(s), "num_sequences": s.num_sequences}
                     for attr, s in self.attribute_scores.get(name, {}).items()
+                },
+                "groups": {
+                    g: {**_scores_dict(sc), "num_sequences": sc.num_sequences}
+                    for g, sc in self.group_scores(name).items()
                 },
                 "extra": dict(self.extra_columns.get(name, {})),
             }
@@ -332,7 +372,11 @@ class EvalReport:
         return written
 
     def save_plots(self, out_dir: Path) -> list[Path]:
-        """Success, precision and normalized precision plots as PNG files in ``out_dir``."""
+        """Success, precision and normalized precision plots as PNG files in ``out_dir``.
+
+        A tracker keeps one colour and one legend position (the order given) in every plot;
+        its score is in its legend label.
+        """
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
 
@@ -345,18 +389,19 @@ class EvalReport:
             ("norm_precision", "Normalized precision plot", "Normalized location error threshold",
              NORM_PRECISION_THRESHOLDS, "AUC"),
         )
+        colours = tracker_colours(self.trackers)
+        n = len(self.sequences)
         written = []
         for key, title, xlabel, thresholds, tag in plots:
             fig = Figure(figsize=(6.0, 4.5), dpi=100)
             FigureCanvasAgg(fig)
             ax = fig.add_subplot(1, 1, 1)
-            ranked = sorted(self.trackers, key=lambda t: -getattr(self.scores[t], key))
-            for name in ranked:
+            for name in self.trackers:
                 s = self.scores[name]
                 curve = getattr(s, f"{key}_curve")
-                ax.plot(thresholds, curve, linewidth=2,
+                ax.plot(thresholds, curve, linewidth=2, color=colours[name],
                         label=f"{name} [{getattr(s, key):.3f}]")
-            ax.set_title(f"{title} ({len(self.sequences)} sequences, {tag})")
+            ax.set_title(f"{title} ({n} sequence{'' if n == 1 else 's'}, {tag})")
             ax.set_xlabel(xlabel)
             ax.set_ylabel("Success rate" if key == "success" else "Precision")
             ax.set_xlim(float(thresholds[0]), float(thresholds[-1]))
@@ -372,10 +417,22 @@ class EvalReport:
         """Write ``results.json``, ``results.md``, the plots and per-sequence predictions."""
         out_dir = Path(out_dir)
         self.to_json(out_dir / RESULTS_JSON)
-        (out_dir / RESULTS_MARKDOWN).write_text(self.markdown_table())
+        table = self.sequence_table()
+        (out_dir / RESULTS_MARKDOWN).write_text(
+            self.markdown_table() + (f"\nSuccess per sequence:\n\n{table}" if table else ""))
         self.save_plots(out_dir)
         self.save_predictions(out_dir / "predictions")
         logger.info("evaluation results written to %s", out_dir)
+
+
+def tracker_colours(trackers: Iterable[str]) -> dict[str, tuple[float, float, float]]:
+    """One fixed colour per tracker, by its position in ``trackers`` (matplotlib's tab10, then
+    tab20 beyond ten), so that every plot of a run draws a tracker alike."""
+    from matplotlib import colormaps
+
+    names = list(dict.fromkeys(trackers))
+    cmap = colormaps["tab10" if len(names) <= 10 else "tab20"]
+    return {name: tuple(cmap(i % cmap.N)[:3]) for i, name in enumerate(names)}
 
 
 def _json_default(value: Any) -> Any:
@@ -404,7 +461,7 @@ def evaluate(
         out_dir: when given, ``results.json``, ``results.md``, PNG plots and predictions are
             written there.
         extra_columns: tracker -> {column: value} added to the table and JSON (params, MACs).
-        progress: show a tqdm progress bar over sequences.
+        progress: show a progress bar (frames, with the sequence it is on) on stderr.
 
     Returns:
         An :class:`EvalReport`; per-attribute scores cover the sequences that carry flags.
@@ -414,8 +471,11 @@ def evaluate(
     runs = _run_all(trackers, seqs, progress)
     gts = {s.name: s.gt for s in seqs}
     attributes = {s.name: s.attributes for s in seqs if s.attributes}
+    # sparse ground truth (a box every N-th frame): score the annotated frames only, as the
+    # VTUAV and LasHeR toolkits do; dense sequences are scored on every frame
+    scored = {s.name: s.annotated for s in seqs if s.is_sparse}
     seq_scores = {
-        name: {seq: evaluate_sequence(run.boxes, gts[seq]) for seq, run in per_seq.items()}
+        name: {seq: _score(run.boxes, gts[seq], scored.get(seq)) for seq, run in per_seq.items()}
         for name, per_seq in runs.items()
     }
     report = EvalReport(
@@ -433,6 +493,26 @@ def evaluate(
     if out_dir is not None:
         report.save(Path(out_dir))
     return report
+
+
+def _score(boxes: np.ndarray, gt: np.ndarray, annotated: np.ndarray | None) -> SequenceScores:
+    scores = evaluate_sequence(boxes, gt)
+    return scores if annotated is None else restrict_frames(scores, annotated)
+
+
+def sequence_group(name: str) -> str:
+    """The family a sequence belongs to: its name without a trailing number (``antiuav_4`` ->
+    ``antiuav``; ``vottir_horse`` stays itself)."""
+    stem = re.sub(r"[_\-]?\d+$", "", name)
+    return stem or name
+
+
+def group_sequences(names: Iterable[str]) -> dict[str, list[str]]:
+    """group -> its sequences (in the order given), by :func:`sequence_group`."""
+    groups: dict[str, list[str]] = {}
+    for name in names:
+        groups.setdefault(sequence_group(name), []).append(name)
+    return groups
 
 
 def _check_evaluate_args(
@@ -460,14 +540,12 @@ def _run_all(
     trackers: Mapping[str, TrackerFactory], seqs: list[Sequence], progress: bool
 ) -> dict[str, dict[str, SequenceRun]]:
     """tracker -> sequence -> run, every tracker in lockstep on each sequence."""
-    iterator: Iterable[Sequence] = seqs
-    if progress:
-        from tqdm import tqdm
-
-        iterator = tqdm(seqs, desc="sequences", unit="seq")
     runs: dict[str, dict[str, SequenceRun]] = {name: {} for name in trackers}
-    for seq in iterator:
-        for name, run in _run_lockstep(trackers, seq).items():
-            runs[name][seq.name] = run
-        logger.debug("evaluated %d trackers on %s (%d frames)", len(trackers), seq.name, len(seq))
+    with bar(total=sum(len(s) for s in seqs), unit="frame", enabled=progress) as frames:
+        for k, seq in enumerate(seqs, start=1):
+            frames.set_description(f"sequence {k}/{len(seqs)} {seq.name}")
+            for name, run in _run_lockstep(trackers, seq, frames.update).items():
+                runs[name][seq.name] = run
+            logger.debug("evaluated %d trackers on %s (%d frames)", len(trackers), seq.name,
+                         len(seq))
     return runs

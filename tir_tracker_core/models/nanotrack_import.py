@@ -37,6 +37,16 @@ def _safe_globals() -> list:
             (type(np.dtype("int64")), "numpy.dtypes.Int64DType")]
 
 
+NANOTRACK_SOURCE = "https://github.com/HonglinChu/SiamTrackers (NanoTrack/models/pretrained)"
+
+
+def _not_nanotrack(path: Path, why: str) -> str:
+    """One line: what ``path`` is not, what we expected and where to get it."""
+    return (f"{path} is not a NanoTrack checkpoint ({why}); expected a nanotrackv1/v2/v3 .pth "
+            f"state dict with backbone.* and ban_head.* weights, as published at "
+            f"{NANOTRACK_SOURCE}")
+
+
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     path = Path(path)
     if not path.is_file():
@@ -46,10 +56,12 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
         with torch.serialization.safe_globals(_safe_globals()):
             obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises several types for corrupt / unsafe files
-        raise ModelLoadError(f"cannot read NanoTrack checkpoint {path}: {e}") from None
+        # torch's own text is several lines and suggests weights_only=False (unsafe): log it
+        log.debug("torch.load(%s) failed: %s", path, e)
+        raise ModelLoadError(_not_nanotrack(path, "it is not a PyTorch file of tensors")) from None
     sd = obj.get("state_dict", obj) if isinstance(obj, dict) else None
     if not isinstance(sd, dict) or not any(k.startswith("backbone.") for k in sd):
-        raise ModelLoadError(f"{path} holds no NanoTrack state dict (no 'backbone.*' keys)")
+        raise ModelLoadError(_not_nanotrack(path, "it holds no 'backbone.*' weights"))
     return {k.removeprefix("module."): v for k, v in sd.items() if isinstance(v, torch.Tensor)}
 
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -27,9 +28,12 @@ from .canvas import Canvas, SplitBackbone, plan_canvases, search_features
 from .postprocess import (ScoreGrid, change_penalty, cosine_windows, decode,
                           exclusive_assignment, neighbour_mask, peak_to_sidelobe,
                           penalised_score, place)
+from .redetect import TILE_STEP, ignored_cells, scan_tiles, share_budget
 from .types import Box, Track, TrackState
 
 log = logging.getLogger(__name__)
+
+PSR_MEMORY = 30  # tracked frames whose peak-to-sidelobe ratios set a target's re-acquisition bar
 
 
 @dataclass
@@ -43,6 +47,24 @@ class _Target:
     misses: int = 0
     age: int = 0
     state: TrackState = TrackState.TRACKED
+    reacquisitions: int = 0  # times it came back from lost
+    # re-detection while lost (TrackerConfig.redetect): the box being confirmed and for how
+    # many consecutive frames it has passed the lost test; the tile scan and its position
+    probe: tuple[np.ndarray, np.ndarray] | None = None
+    hits: int = 0
+    tiles: np.ndarray | None = None
+    scan: int = 0
+    # peak-to-sidelobe ratios of the last frames tracked without a miss: what the template's
+    # response on the target looks like (the re-acquisition bar is a share of their median)
+    psrs: deque[float] = field(default_factory=lambda: deque(maxlen=PSR_MEMORY))
+
+    def search_box(self) -> tuple[np.ndarray, np.ndarray]:
+        """Centre and size searched this frame: the box being confirmed, else the target's."""
+        return self.probe if self.probe is not None else (self.center, self.size)
+
+    def forget_search(self) -> None:
+        """Drop the re-detection state (the target is tracked again or was moved)."""
+        self.probe, self.hits, self.tiles, self.scan = None, 0, None, 0
 
 
 class Tracker:
@@ -62,6 +84,8 @@ class Tracker:
         self._targets: dict[int, _Target] = {}
         self._next_id = 1
         self._frame_sig: tuple[tuple[int, ...], np.dtype] | None = None
+        self._reacquisitions = 0
+        self._turn = 0  # frames with lost targets: whose turn it is for the remainder crop
         # single-channel frames stay single-channel when the backend takes grey crops
         self._grey = bool(backend.accepts_mono)
 
@@ -81,6 +105,12 @@ class Tracker:
     @property
     def ids(self) -> list[int]:
         return list(self._targets)
+
+    @property
+    def reacquisitions(self) -> int:
+        """Times a lost target has been tracked again (same id), over this tracker's life
+        (``init`` / ``reset`` do not clear it; ``Track.reacquisitions`` counts per target)."""
+        return self._reacquisitions
 
     # ------------------------------------------------------------------ frames
     def _prepare(self, frame: np.ndarray) -> np.ndarray:
@@ -171,6 +201,7 @@ class Tracker:
         t.center = box_center(b)
         t.size = np.array([b[2], b[3]])
         t.misses, t.state = 0, TrackState.TRACKED
+        t.forget_search()
 
     def reset(self) -> None:
         """Drop every target and forget the frame format."""
@@ -184,23 +215,40 @@ class Tracker:
         targets = list(self._targets.values())
         if not targets:
             return ()
-        mc = self.model_cfg
-        s_z = context_sides(np.stack([t.size for t in targets]), self.cfg.context_amount)
+        mc, n = self.model_cfg, len(targets)
+        height, width = img.shape[:2]
+        boxes = [t.search_box() for t in targets]
+        prev = np.stack([c for c, _ in boxes])  # (n, 2) centres searched around
+        size = np.stack([s for _, s in boxes])  # (n, 2) sizes before this frame
+        s_z = context_sides(size, self.cfg.context_amount)
         scale_z = mc.exemplar_size / s_z
         s_x = np.round(s_z * (mc.instance_size / mc.exemplar_size))
-        centers = np.stack([t.center for t in targets])
         feats, pads = [t.feat for t in targets], [t.avg for t in targets]
-        canvases = self._plan(centers, scale_z)
+        owner, tiles = self._tiles(targets, s_x, width, height)  # lost targets' extra crops
+        centers = np.concatenate([prev, tiles]) if len(owner) else prev
+        if len(owner):
+            s_x, scale_z = np.concatenate([s_x, s_x[owner]]), np.concatenate([scale_z,
+                                                                               scale_z[owner]])
+            feats, pads = feats + [feats[k] for k in owner], pads + [pads[k] for k in owner]
+        canvases = self._plan(prev, scale_z[:n])
         if canvases is None:  # every target alone: one crop each, fused backbone + head
             crops = crop_batch(img, centers, s_x, mc.instance_size, pads)
             cls, loc = self.backend.track(feats, crops)
         else:
             assert isinstance(self.backend, SplitBackbone)  # checked by _plan
+            canvases += [Canvas(float(scale_z[j]), [j]) for j in range(n, len(centers))]
             xf, centers, scale_z = search_features(self.backend, img, centers, pads, canvases,
                                                    s_x, scale_z, mc.instance_size, mc.stride)
             cls, loc = self.backend.head(feats, xf)
-        return self._postprocess(targets, cls, loc, scale_z, img.shape[1], img.shape[0],
-                                 centers)
+        step = self._postprocess(targets, cls[:n], loc[:n], scale_z[:n], width, height,
+                                 centers[:n], prev, size)
+        log.debug("search: score %s psr %s", np.round(step.score, 2), np.round(step.psr, 1))
+        found = (self._redetections(targets, owner, cls[n:], loc[n:], scale_z[n:], centers[n:],
+                                    prev, size, width, height) if len(owner) else {})
+        return tuple(self._advance(t, float(step.score[i]), step.miss[i], step.held[i],
+                                   step.center[i], step.size[i], float(step.psr[i]),
+                                   found.get(i))
+                     for i, t in enumerate(targets))
 
     def _plan(self, centers: np.ndarray, scale_z: np.ndarray) -> list[Canvas] | None:
         """Canvases for shared search, or None when no two targets would share one."""
@@ -213,14 +261,15 @@ class Tracker:
         return None if all(len(c.members) == 1 for c in canvases) else canvases
 
     def _postprocess(self, targets: list[_Target], cls: np.ndarray, loc: np.ndarray,
-                     scale_z: np.ndarray, width: int, height: int,
-                     centers: np.ndarray) -> tuple[Track, ...]:
-        """Score maps -> where each target goes (the steps of ``postprocess``), then the
-        targets' new state. ``centers``: the image points the search windows are centred on."""
+                     scale_z: np.ndarray, width: int, height: int, centers: np.ndarray,
+                     prev: np.ndarray, size: np.ndarray) -> _Step:
+        """Score maps -> where each target goes (the steps of ``postprocess``).
+
+        ``centers``: the image points the search windows are centred on; ``prev`` / ``size``
+        (n, 2): the boxes searched around (the targets' boxes, or the box a lost target is
+        being confirmed at)."""
         cfg, grid, n = self.cfg, self._grid, len(targets)
         score, cand = decode(cls, loc, grid.points)
-        size = np.stack([t.size for t in targets])  # (n, 2) sizes before this frame
-        prev = np.stack([t.center for t in targets])  # (n, 2) centres before this frame
         penalty = change_penalty(cand, size, scale_z, cfg.penalty_k)
         window = cosine_windows(prev - centers, scale_z, grid)
         pscore = penalised_score(score, penalty, window, cfg.window_influence)
@@ -236,22 +285,145 @@ class Tracker:
         miss = ((best_score < cfg.lost_threshold) | (psr < cfg.lost_psr)).tolist()
         held = [False] * n  # excluded this frame: not moved
         if exclusive:
-            miss, held = exclusive_assignment(peak, size, new_center, new_size, pscore[rows, best],
+            miss, held = exclusive_assignment(peak, size, new_center, new_size,
+                                              self._priority(targets, pscore[rows, best]),
                                               miss, [t.misses for t in targets],
                                               cfg.exclusion_iou, cfg.lost_patience)
             best_score = np.where(held, 0.0, best_score)
-        return tuple(self._advance(t, float(best_score[i]), miss[i], held[i], new_center[i],
-                                   new_size[i]) for i, t in enumerate(targets))
+        return _Step(best_score, miss, held, new_center, new_size, psr)
+
+    def _priority(self, targets: list[_Target], pscore: np.ndarray) -> np.ndarray:
+        """Order of placement in exclusive assignment: best penalised score first; with
+        re-detection on, lost targets (being confirmed) after every tracked one."""
+        if not self.cfg.redetect:
+            return pscore
+        lost = np.array([t.state is TrackState.LOST for t in targets])
+        return pscore - 2.0 * lost  # penalised scores lie in [0, 1]
+
+    # ------------------------------------------------------------------ re-detection
+    def _tiles(self, targets: list[_Target], s_x: np.ndarray, width: int,
+               height: int) -> tuple[list[int], np.ndarray]:
+        """This frame's extra crops for lost targets (``redetect.scan_tiles`` order, at most
+        ``redetect_crops`` over all of them): the owner (index in ``targets``) and the
+        centre (M, 2) of each. Targets being confirmed at a box get none."""
+        lost = [i for i, t in enumerate(targets) if t.state is TrackState.LOST and t.hits == 0]
+        if not self.cfg.redetect or not lost:
+            return [], np.zeros((0, 2))
+        owner, centers = [], []
+        for i, count in zip(lost, share_budget(len(lost), self.cfg.redetect_crops, self._turn)):
+            t = targets[i]
+            if t.tiles is None:
+                t.tiles = scan_tiles(t.center, TILE_STEP * s_x[i], width, height, s_x[i])
+                t.scan = 0
+            for _ in range(min(count, len(t.tiles))):
+                owner.append(i)
+                centers.append(t.tiles[t.scan % len(t.tiles)])
+                t.scan += 1
+        self._turn += 1
+        return owner, np.array(centers, np.float64).reshape(-1, 2)
+
+    def _redetections(self, targets: list[_Target], owner: list[int], cls: np.ndarray,
+                      loc: np.ndarray, scale_z: np.ndarray, centers: np.ndarray,
+                      prev: np.ndarray, size: np.ndarray, width: int,
+                      height: int) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+        """The best candidate box (centre, size) of each lost target in its tiles, keyed by
+        its index in ``targets``; only tiles whose best cell passes the lost test count."""
+        cfg, grid = self.cfg, self._grid
+        rows = np.arange(len(owner))
+        score, cand = decode(cls, loc, grid.points)
+        tracked = [k for k, t in enumerate(targets) if t.state is TrackState.TRACKED]
+        ignore = ignored_cells(centers, scale_z, grid.offsets, prev[tracked], size[tracked],
+                               width, height)
+        own_size = size[owner]
+        penalty = change_penalty(cand, own_size, scale_z, cfg.penalty_k)
+        best = np.argmax(np.where(ignore, -1.0, penalty * score), axis=1)
+        best_score = np.where(ignore[rows, best], 0.0, score[rows, best])
+        psr = peak_to_sidelobe(score, grid.size, ignore=ignore)
+        bar = np.array([self._psr_bar(targets[i]) for i in owner])
+        ok = (best_score >= cfg.lost_threshold) & (psr >= bar)
+        lr = penalty[rows, best] * best_score * cfg.lr
+        _, new_center, new_size = place(cand, best, centers, own_size, scale_z, lr, width,
+                                        height, cfg.min_size)
+        log.debug("tiles: owner %s score %s psr %s", owner, np.round(best_score, 2),
+                  np.round(psr, 1))
+        found: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        top: dict[int, float] = {}
+        for r in np.flatnonzero(ok).tolist():
+            i = owner[r]
+            if best_score[r] > top.get(i, -1.0):
+                top[i] = float(best_score[r])
+                found[i] = (new_center[r], new_size[r])
+        return found
+
+    # ------------------------------------------------------------------ target state
+    def _psr_bar(self, t: _Target) -> float:
+        """Peak-to-sidelobe ratio a lost target's response must reach to count towards its
+        re-acquisition: ``lost_psr`` raised towards the median over the target's last tracked
+        frames, by ``redetect_psr_share`` of the way on a log scale (the ratio spans orders
+        of magnitude: clutter that passes the lost test stays near its low end)."""
+        low = max(self.cfg.lost_psr, 1.0)
+        if not t.psrs:
+            return self.cfg.lost_psr
+        high = max(float(np.median(t.psrs)), low)
+        return float(low * (high / low) ** self.cfg.redetect_psr_share)
 
     def _advance(self, t: _Target, score: float, miss: bool, held: bool, center: np.ndarray,
-                 size: np.ndarray) -> Track:
+                 size: np.ndarray, psr: float,
+                 found: tuple[np.ndarray, np.ndarray] | None = None) -> Track:
         """One frame of target ``t``'s state: age, score, misses, lost or tracked, and its box
-        moved to ``center`` / ``size`` unless it is lost or ``held``."""
+        moved to ``center`` / ``size`` unless it is lost or ``held``. ``psr``: its score map's
+        peak-to-sidelobe ratio; ``found``: a candidate box of a lost target from its tiles."""
         t.age += 1
         t.score = score
-        t.misses = t.misses + 1 if miss else 0
-        t.state = TrackState.LOST if t.misses >= self.cfg.lost_patience else TrackState.TRACKED
-        if t.state is TrackState.TRACKED and not held:
-            t.center, t.size = center, size
+        if self.cfg.redetect and t.state is TrackState.LOST:
+            self._advance_lost(t, miss or psr < self._psr_bar(t), center, size, found)
+        else:
+            was_lost = t.state is TrackState.LOST
+            t.misses = t.misses + 1 if miss else 0
+            t.state = (TrackState.LOST if t.misses >= self.cfg.lost_patience
+                       else TrackState.TRACKED)
+            if t.state is TrackState.TRACKED and not held:
+                t.center, t.size = center, size
+            if was_lost and t.state is TrackState.TRACKED:
+                self._count_reacquisition(t)
+            if self.cfg.redetect and not miss and t.state is TrackState.TRACKED:
+                t.psrs.append(psr)
         return Track(id=t.id, box=box_from_center(t.center, t.size), score=t.score,
-                     state=t.state, age=t.age)
+                     state=t.state, age=t.age, reacquisitions=t.reacquisitions)
+
+    def _advance_lost(self, t: _Target, miss: bool, center: np.ndarray, size: np.ndarray,
+                      found: tuple[np.ndarray, np.ndarray] | None) -> None:
+        """A lost target's frame with re-detection on. A frame whose search at the box
+        searched (held or being confirmed) passes the lost test and the re-acquisition bar
+        (``miss`` False) confirms the box found; else a tile candidate starts a new
+        confirmation. After ``redetect_confirm`` consecutive such frames the target is
+        tracked at the box."""
+        if not miss:
+            t.hits, t.probe = t.hits + 1, (center, size)
+        elif found is not None:
+            t.hits, t.probe = 1, found
+        else:
+            t.hits, t.probe = 0, None
+        t.misses += int(miss)
+        if t.probe is not None and t.hits >= self.cfg.redetect_confirm:
+            t.center, t.size = t.probe
+            t.misses, t.state = 0, TrackState.TRACKED
+            t.forget_search()
+            self._count_reacquisition(t)
+
+    def _count_reacquisition(self, t: _Target) -> None:
+        t.reacquisitions += 1
+        self._reacquisitions += 1
+        log.debug("target %d re-acquired at frame age %d", t.id, t.age)
+
+
+@dataclass(frozen=True)
+class _Step:
+    """The outcome of one frame's post-processing, one entry per target."""
+
+    score: np.ndarray  # (n,) best score (0 for a target held by exclusive assignment)
+    miss: list[bool]
+    held: list[bool]
+    center: np.ndarray  # (n, 2) where each target goes if it moves
+    size: np.ndarray  # (n, 2)
+    psr: np.ndarray  # (n,) peak-to-sidelobe ratio of each score map

@@ -20,6 +20,7 @@ class Track:
     score: float
     state: TrackState
     age: int  # frames processed since the target was added
+    reacquisitions: int = 0  # times this target came back from LOST to TRACKED (same id)
 
     @property
     def lost(self) -> bool:

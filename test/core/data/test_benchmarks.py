@@ -261,3 +261,115 @@ def test_unknown_layout_lists_what_was_looked_for(tmp_path: Path) -> None:
         assert expected in message
     with pytest.raises(DatasetError, match="does not exist"):
         load_sequences(tmp_path / "missing")
+
+
+# --------------------------------------------------------------------------------------------
+# Video sequences
+# --------------------------------------------------------------------------------------------
+
+
+def write_video(path: Path, count: int) -> Path:
+    """A lossless (FFV1) grey video stored as 3 channels; frame ``i`` is ``10 * i + 5``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"FFV1"), 25, (32, 24))
+    if not writer.isOpened():
+        pytest.skip("this OpenCV build cannot write FFV1 video")
+    for i in range(count):
+        writer.write(np.full((24, 32, 3), 10 * i + 5, np.uint8))
+    writer.release()
+    return path
+
+
+def test_real_tir_collection_reads_videos_and_skips_the_stills(
+    shared_data: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    tir = shared_data / "tir"
+    assert detect_layout(tir) == "collection"
+    assert detect_layout(tir / "antiuav_4") == "video"
+    assert detect_layout(tir / "antiuav_4" / "4.avi") == "video"
+    with caplog.at_level(logging.WARNING):
+        seqs = load_sequences(tir)
+    assert {s.name: (s.layout, len(s)) for s in seqs} == {
+        "antiuav_4": ("video", 501), "antiuav_5": ("video", 726), "antiuav_7": ("video", 751),
+        "antiuav_9": ("video", 751), "vottir_horse": ("otb", 348)}
+    assert "antiuav_ir_sparse" in caplog.text
+    assert "not a continuous tracking sequence" in caplog.text
+    with pytest.raises(DatasetError, match="not a continuous tracking sequence"):
+        detect_layout(tir / "antiuav_ir_sparse")
+    video = seqs[0]
+    assert not video.is_sparse
+    np.testing.assert_allclose(video.gt[0], [227.16, 185.16, 13.68, 6.01])  # TAB-separated
+    frame = video.frame(3)
+    assert frame.shape == (512, 640) and frame.dtype == np.uint8
+
+
+def test_video_file_with_a_box_file_given(shared_data: Path, tmp_path: Path) -> None:
+    avi = shared_data / "tir" / "antiuav_5" / "5.avi"
+    (seq,) = load_sequences(avi)  # groundtruth.txt beside it
+    assert (seq.name, len(seq)) == ("antiuav_5", 726)
+    rows = (shared_data / "tir" / "antiuav_5" / "groundtruth.txt").read_text().splitlines()
+    gt = tmp_path / "boxes.txt"
+    gt.write_text("\n".join(",".join(r.split()) for r in rows) + "\n")  # comma-separated
+    (seq2,) = load_sequences(avi, gt=gt)
+    np.testing.assert_array_equal(seq2.gt, seq.gt)
+    with pytest.raises(DatasetError, match="only be given with a video file"):
+        load_sequences(shared_data / "tir" / "vottir_horse", gt=gt)
+
+
+def test_video_shorter_than_its_box_file_is_reported(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    folder = tmp_path / "clip"
+    write_video(folder / "clip.mkv", 6)
+    (folder / "groundtruth_rect.txt").write_text("1 2 3 4\n" * 8)  # 8 rows, 6 frames
+    assert detect_layout(folder) == "video"
+    with pytest.raises(DatasetError, match="8 ground-truth rows but 6 decoded video frames"):
+        load_sequences(folder)
+    with caplog.at_level(logging.WARNING):
+        (seq,) = load_sequences(folder, length_mismatch="truncate")
+    assert len(seq) == 6 and "8 ground-truth rows but 6 decoded video frames" in caplog.text
+    assert int(seq.frame(5)[0, 0]) == 55 and seq.frame(5).shape == (24, 32)
+
+
+def test_video_file_sparse_box_file_and_missing_box_file(tmp_path: Path) -> None:
+    video = write_video(tmp_path / "a" / "clip.mkv", 21)
+    with pytest.raises(DatasetError, match="no box file for video"):
+        load_sequences(video)
+    gt = tmp_path / "sparse.txt"
+    gt.write_text("1\t2\t3\t4\n5\t6\t7\t8\n9\t10\t11\t12\n")
+    (seq,) = load_sequences(video, gt=gt, gt_stride=10)
+    assert (seq.name, len(seq), seq.gt_stride) == ("a", 21, 10)
+    np.testing.assert_array_equal(seq.gt_frames, [0, 10, 20])
+    write_video(tmp_path / "a" / "other.mkv", 2)
+    with pytest.raises(DatasetError, match="give the box file"):
+        load_sequences(video)  # no longer alone in its folder
+    (tmp_path / "a" / "groundtruth.txt").write_text("1 2 3 4\n")
+    with pytest.raises(DatasetError, match="2 video files next to the box file"):
+        detect_layout(tmp_path / "a")
+
+
+def test_vtuav_folder_gives_its_sparse_thermal_sequence(shared_data: Path) -> None:
+    bus = shared_data / "paired_rgbt" / "vtuav_bus1"
+    assert detect_layout(bus) == "vtuav"
+    (seq,) = load_sequences(bus)
+    assert (seq.name, seq.layout, len(seq), seq.gt_stride) == ("vtuav_bus1", "vtuav_tir", 101, 10)
+    np.testing.assert_array_equal(seq.gt_frames, np.arange(0, 101, 10))
+    np.testing.assert_array_equal(seq.gt[100], [614, 166, 77, 94])
+
+
+def test_truncated_real_video_is_reported_with_the_counts(
+    shared_data: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    src = shared_data / "tir" / "antiuav_4"
+    folder = tmp_path / "cut"
+    folder.mkdir()
+    data = (src / "4.avi").read_bytes()
+    (folder / "4.avi").write_bytes(data[: len(data) // 2])  # the index says 501 frames
+    shutil.copy(src / "groundtruth.txt", folder / "groundtruth.txt")
+    with caplog.at_level(logging.WARNING):
+        with pytest.raises(DatasetError, match=r"501 ground-truth rows but \d+ decoded video"):
+            load_sequences(folder)
+    assert "the container says 501 frames but" in caplog.text
+    (seq,) = load_sequences(folder, length_mismatch="truncate")
+    assert 100 < len(seq) < 501
+    assert seq.frame(len(seq) - 1).shape == (512, 640)

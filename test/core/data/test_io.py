@@ -99,3 +99,16 @@ def test_read_voc(tmp_path: Path) -> None:
     path.write_text("<annotation>")
     with pytest.raises(DatasetError, match="cannot parse Pascal VOC"):
         read_voc(path)
+
+
+def test_real_flirpy_16_bit_pngs_stay_uint16(shared_data: Path) -> None:
+    folder = shared_data / "thermal_raw" / "flirpy" / "decoded_png16"
+    paths = list_images(folder)
+    assert len(paths) == 8
+    shapes = set()
+    for path in paths:
+        image = read_image(path)
+        assert image.dtype == np.uint16 and image.ndim == 2
+        assert image.max() > 255  # radiometric counts, not scaled to 8 bits
+        shapes.add(image.shape)
+    assert shapes == {(512, 640), (240, 320)}

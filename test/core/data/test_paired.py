@@ -152,3 +152,75 @@ def test_unknown_paired_layout(tmp_path: Path) -> None:
         load_paired(tmp_path)
     for expected in ("LLVIP", "RGBT234/LasHeR", "GTOT", "groundTruth_v.txt"):
         assert expected in str(info.value)
+
+
+# --------------------------------------------------------------------------------------------
+# VTUAV, paired videos, still pairs by name
+# --------------------------------------------------------------------------------------------
+
+
+def test_real_vtuav_sparse_boxes_in_both_modalities(shared_data: Path) -> None:
+    bus = shared_data / "paired_rgbt" / "vtuav_bus1"
+    assert detect_paired_layout(bus) == "vtuav"
+    (seq,) = load_paired(bus)
+    assert isinstance(seq, PairedSequence) and (seq.layout, len(seq)) == ("vtuav", 101)
+    assert seq.gt is not None and seq.gt_rgb is not None
+    for modality, first in (("tir", [582, 88, 67, 80]), ("rgb", None)):
+        single = seq.as_sequence(modality)
+        np.testing.assert_array_equal(single.gt_frames, np.arange(0, 101, 10))
+        assert single.gt_stride == 10 and len(single) == 101
+        if first is not None:
+            np.testing.assert_array_equal(single.gt[0], first)
+    assert seq.tir_frame(100).shape[:2] == (1080, 1920)
+
+
+def test_real_m3svd_video_pairs(shared_data: Path) -> None:
+    folder = shared_data / "paired_rgbt" / "m3svd_video"
+    assert detect_paired_layout(folder) == "video_pairs"
+    clips = load_paired(folder)  # counts every clip's frames: about 1 s for 3,826 frames
+    assert {c.name: len(c) for c in clips} == {
+        "0111_1716": 151, "0113_1714": 560, "0117_1605": 407, "0117_1620": 590, "1230_1202": 205}
+    assert sum(len(c) for c in clips) == 1913
+    clip = clips[0]
+    assert isinstance(clip, PairedSequence) and clip.gt is None
+    tir, rgb = clip.tir_frame(150), clip.rgb_frame(150)
+    assert tir.shape == (480, 640) and tir.dtype == np.uint8
+    assert rgb.shape == (480, 640, 3)
+
+
+def test_video_pairs_of_different_lengths(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    def video(path: Path, count: int) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"FFV1"), 25, (32, 24))
+        if not writer.isOpened():
+            pytest.skip("this OpenCV build cannot write FFV1 video")
+        for i in range(count):
+            writer.write(np.full((24, 32, 3), i, np.uint8))
+        writer.release()
+
+    video(tmp_path / "infrared" / "a.mkv", 5)
+    video(tmp_path / "visible" / "a.mkv", 4)
+    video(tmp_path / "visible" / "lonely.mkv", 2)
+    with pytest.raises(DatasetError, match="4 visible but 5 infrared frames"):
+        load_paired(tmp_path)
+    with caplog.at_level("WARNING"):
+        (clip,) = load_paired(tmp_path, length_mismatch="truncate")
+    assert len(clip) == 4 and "lonely" in caplog.text
+
+
+def test_real_still_pairs_by_name(shared_data: Path, tmp_path: Path) -> None:
+    road = shared_data / "paired_rgbt" / "roadscene"
+    vifb = shared_data / "paired_rgbt" / "vifb"
+    assert detect_paired_layout(road) == detect_paired_layout(vifb) == "image_pairs"
+    pairs = load_paired(road)
+    assert len(pairs) == 221 and all(isinstance(p, PairedImage) for p in pairs)
+    assert pairs[0].rgb_path.name == pairs[0].tir_path.name and not pairs[0].annotated
+    assert pairs[0].tir().shape[:2] == pairs[0].rgb().shape[:2]
+    assert len(load_paired(vifb)) == 21
+    # a root of both reads as one collection, names prefixed by their folder
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "roadscene").symlink_to(road)
+    (root / "vifb").symlink_to(vifb)
+    both = load_paired(root)
+    assert len(both) == 242 and both[-1].name.startswith("vifb/")

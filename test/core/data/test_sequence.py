@@ -7,7 +7,13 @@ import logging
 import numpy as np
 import pytest
 
-from tir_tracker_core.data.sequence import PairedSequence, Sequence, reconcile_lengths
+from tir_tracker_core.data.sequence import (
+    PairedSequence,
+    Sequence,
+    expand_sparse_gt,
+    infer_gt_stride,
+    reconcile_lengths,
+)
 from tir_tracker_core.errors import DatasetError
 
 
@@ -54,3 +60,37 @@ def test_paired_sequence_validation() -> None:
     assert int(unannotated.tir_frame(1)[0, 0]) == 1
     with pytest.raises(DatasetError, match="no ground truth"):
         unannotated.as_sequence()
+
+
+# --------------------------------------------------------------------------------------------
+# Sparse ground truth
+# --------------------------------------------------------------------------------------------
+
+
+def test_infer_gt_stride():
+    assert infer_gt_stride(11, 101) == 10  # VTUAV bus1: frames 0, 10, ..., 100
+    assert infer_gt_stride(301, 3005) == 10  # last annotated frame 3000, 4 frames after it
+    assert infer_gt_stride(50, 50) == 1
+    assert infer_gt_stride(2, 101) is None  # any stride 51..100 fits
+    assert infer_gt_stride(1, 10) is None
+    assert infer_gt_stride(12, 10) is None
+
+
+def test_expand_sparse_gt_and_sequence_gt_frames():
+    rows = np.array([[1, 2, 3, 4], [5, 6, 7, 8], [9, 10, 11, 12]], float)
+    dense = expand_sparse_gt("s", rows, 25, stride=10)
+    assert dense.shape == (25, 4)
+    np.testing.assert_array_equal(dense[[0, 10, 20]], rows)
+    assert np.isnan(dense[1]).all() and np.isnan(dense[24]).all()
+    seq = Sequence("s", "test", dense, frame_loader=lambda i: np.zeros((4, 4), np.uint8))
+    np.testing.assert_array_equal(seq.gt_frames, [0, 10, 20])
+    assert seq.gt_stride == 10 and seq.is_sparse and seq.annotated.sum() == 3
+    np.testing.assert_array_equal(seq.head(15).gt_frames, [0, 10])
+    with pytest.raises(DatasetError, match="fit no single annotation stride"):
+        expand_sparse_gt("s", rows, 25)  # strides 9 to 12 all fit 3 rows in 25 frames
+    with pytest.raises(DatasetError, match="reach frame 20 but the sequence has 15"):
+        expand_sparse_gt("s", rows, 15, stride=10)
+    with pytest.raises(DatasetError, match="frame 0 has no ground-truth box"):
+        Sequence("s", "test", dense[1:], frame_loader=lambda i: np.zeros((4, 4), np.uint8))
+    dense_seq = Sequence("d", "test", rows, frame_loader=lambda i: np.zeros((4, 4), np.uint8))
+    assert not dense_seq.is_sparse and dense_seq.gt_stride == 1

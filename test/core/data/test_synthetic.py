@@ -233,3 +233,32 @@ def test_write_then_load_round_trip(tmp_path: Path) -> None:
 def test_invalid_config_names_the_field(field: str, value: object) -> None:
     with pytest.raises(ConfigError, match=f"SyntheticConfig.{field}"):
         replace(SMALL, **{field: value})
+
+
+def test_dropouts_hide_targets_and_show_them_again_elsewhere() -> None:
+    cfg = SyntheticConfig(seed=3, num_frames=160, height=128, width=160, num_targets=2,
+                          dropouts=2, dropout_frames=(8, 12))
+    seq = generate_sequence(cfg)
+    hidden = seq.hidden
+    assert hidden.shape == (2, 160) and hidden.any(1).all()
+    assert not (seq.visible & hidden).any()
+    plain = generate_sequence(replace(cfg, dropouts=0))
+    assert not plain.hidden.any()
+    np.testing.assert_array_equal(plain.boxes[:, :20], seq.boxes[:, :20])  # same scene
+    for k in range(2):
+        attrs = seq.frame_attributes(k)
+        assert np.all(attrs["occlusion"][hidden[k]] | attrs["out_of_view"][hidden[k]])
+        d = np.diff(hidden[k].astype(int))
+        for gone, back in zip(np.flatnonzero(d == 1) + 1, np.flatnonzero(d == -1) + 1):
+            assert 8 <= back - gone <= 12
+            a, b = seq.boxes[k, gone - 1], seq.boxes[k, back]
+            moved = np.hypot(a[0] + a[2] / 2 - b[0] - b[2] / 2, a[1] + a[3] / 2 - b[1] - b[3] / 2)
+            assert moved >= 0.25 * 128 - 1e-6
+            # not drawn while hidden: the frame matches the scene without the target there
+            box = seq.boxes[k, gone + 2]
+            if box[0] >= 0 and box[0] + box[2] <= 160:
+                assert attrs["occlusion"][gone + 2]
+    with pytest.raises(ConfigError, match="dropout_frames"):
+        SyntheticConfig(dropout_frames=(5, 2))
+    with pytest.raises(ConfigError, match="dropout_kind"):
+        SyntheticConfig(dropout_kind="teleport")  # type: ignore[arg-type]

@@ -8,7 +8,7 @@ import pytest
 
 from tir_tracker_core.data.stills import load_stills
 from tir_tracker_core.eval.probe import markdown_table, save_json, scale_probe
-from tir_tracker_core.specs import resolve
+from tir_tracker_core.eval.resolve import resolve
 
 
 @pytest.fixture(scope="module")

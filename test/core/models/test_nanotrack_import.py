@@ -73,5 +73,14 @@ def test_missing_and_corrupt_files_raise_clear_errors(tmp_path):
         load_nanotrack(tmp_path / "nope.pth")
     bad = tmp_path / "bad.pth"
     bad.write_bytes(b"not a checkpoint")
-    with pytest.raises(ModelLoadError, match="cannot read"):
-        load_nanotrack(bad)
+    other = tmp_path / "other.pth"
+    torch.save({"state_dict": {"conv.weight": torch.zeros(2)}}, other)
+    for path in (bad, other):
+        with pytest.raises(ModelLoadError) as err:
+            load_nanotrack(path)
+        # one line: what the file is not, what we expect, where to get one; never torch's
+        # advice to load with weights_only=False (unsafe)
+        text = str(err.value)
+        assert "\n" not in text and "weights_only" not in text
+        assert f"{path} is not a NanoTrack checkpoint" in text
+        assert "nanotrackv1/v2/v3 .pth" in text and "HonglinChu/SiamTrackers" in text

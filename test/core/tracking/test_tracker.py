@@ -35,9 +35,10 @@ def box_at(c) -> tuple[float, float, float, float]:
 
 
 @pytest.fixture(scope="module")
-def tracker_factory(shared_data):
-    spec = f"nanotrack:{shared_data / 'weights/nanotrack/v2/nanotrackv2.pth'}"
-    return lambda **kw: load_tracker(spec, **kw)
+def tracker_factory():
+    """Trackers over the model shipped in the package: these tests need a trained model, not
+    a particular one, so they run without ../shared/data."""
+    return lambda **kw: load_tracker("default", **kw)
 
 
 def test_tracks_several_targets_in_one_batch(tracker_factory):
