@@ -29,11 +29,11 @@ GT_COLOR = (255, 255, 255)
 
 
 def _label(track: Any) -> str:
-    """``1 given`` (the box the user gave: age 0), ``1 0.87`` (tracked, with its score) or
-    ``1 lost`` (no score: a lost target's score does not say how sure the tracker is)."""
+    """``#1 given`` (the box the user gave: age 0), ``#1 0.87`` (tracked, with its score) or
+    ``#1 lost`` (no score: a lost target's score does not say how sure the tracker is)."""
     if track.age == 0:
-        return f"{track.id} given"
-    return f"{track.id} lost" if track.lost else f"{track.id} {track.score:.2f}"
+        return f"#{track.id} given"
+    return f"#{track.id} lost" if track.lost else f"#{track.id} {track.score:.2f}"
 
 
 def _legend(img: np.ndarray, entries: list[tuple[str, tuple[int, int, int]]]) -> None:
@@ -62,9 +62,10 @@ def _draw(img: np.ndarray, tracks: Any, gts: np.ndarray | None = None) -> np.nda
         x, y, w, h = (int(round(v)) for v in t.box)
         color = LOST_COLOR if t.lost else COLORS[(t.id - 1) % len(COLORS)]
         cv2.rectangle(out, (x, y), (x + w, y + h), color, 2)
-        cv2.putText(out, _label(t), (x, max(y - 4, 10)), cv2.FONT_HERSHEY_SIMPLEX, 0.4, color, 1,
-                    cv2.LINE_AA)
-    entries = [("tracked: id score", COLORS[0]), ("lost: id lost", LOST_COLOR)]
+        # a lost target's label goes under its box: where targets cross, labels stay apart
+        at = (x, y + h + 12) if t.lost else (x, max(y - 4, 10))
+        cv2.putText(out, _label(t), at, cv2.FONT_HERSHEY_SIMPLEX, 0.4, color, 1, cv2.LINE_AA)
+    entries = [("tracked: #id score", COLORS[0]), ("lost: #id lost", LOST_COLOR)]
     if gts is not None:
         entries.append(("ground truth (thin)", GT_COLOR))
     _legend(out, entries)

@@ -135,7 +135,7 @@ def test_labels_and_legend():
     given = Track(1, (10.0, 40.0, 30.0, 20.0), 1.0, TrackState.TRACKED, 0)
     tracked = Track(1, (10.0, 40.0, 30.0, 20.0), 0.871, TrackState.TRACKED, 5)
     lost = Track(2, (60.0, 40.0, 30.0, 20.0), 0.93, TrackState.LOST, 5)
-    assert (_label(given), _label(tracked), _label(lost)) == ("1 given", "1 0.87", "2 lost")
+    assert (_label(given), _label(tracked), _label(lost)) == ("#1 given", "#1 0.87", "#2 lost")
     img = _draw(np.zeros((120, 160, 3), np.uint8), [tracked, lost], np.array([[5, 80, 20, 20]]))
     assert tuple(img[40, 20]) == COLORS[0] and tuple(img[40, 70]) == LOST_COLOR
     assert tuple(img[80, 10]) == GT_COLOR
@@ -236,3 +236,15 @@ def test_progress_bar_only_on_a_terminal(seq_dir, tmp_path, capsys, monkeypatch)
     monkeypatch.setattr(tir_tracker_core.progress, "on_terminal", lambda: True)
     assert main(argv) == 0
     assert "/12 [" in capsys.readouterr().err  # frames done / announced
+
+
+def test_bench_and_multitarget_show_progress_on_a_terminal(seq_dir, tmp_path, capsys,
+                                                           monkeypatch):
+    import tir_tracker_core.progress
+
+    monkeypatch.setattr(tir_tracker_core.progress, "on_terminal", lambda: True)
+    assert main(["bench", str(seq_dir), "--tracker", "opencv:kcf", "--targets", "1,2",
+                 "--max-frames", "4", "--warmup", "0", "--out", str(tmp_path)]) == 0
+    assert "run 1/2 opencv:kcf x1" in capsys.readouterr().err
+    assert main(["multitarget", "--seeds", "1", "--frames", "5", "--targets", "2"]) == 0
+    assert "variant 1/1 model's config, sequence 1/1" in capsys.readouterr().err

@@ -95,8 +95,9 @@ class BenchResult:
         lost_targets: targets of the run started on a pattern the video does not hold, so
             that they are lost and stay lost (``bench(lost=...)``: the cost of searching for
             lost targets); 0 for a run with every target on the object.
-        lost_at_end: targets the tracker reported lost on the last frame (of the last
-            round), ``None`` when its tracks carry no lost state.
+        lost_per_frame: targets the tracker reported lost, on average over the timed
+            frames, ``None`` when its tracks carry no lost state (a lost run whose lost
+            targets drift onto clutter instead shows fewer than ``lost_targets``).
     """
 
     tracker: str
@@ -111,7 +112,7 @@ class BenchResult:
     peak_rss_mb: float
     rss_increase_mb: float | None
     lost_targets: int = 0
-    lost_at_end: int | None = None
+    lost_per_frame: float | None = None
 
 
 @dataclass(frozen=True)
@@ -227,7 +228,7 @@ class _Run:
     init_ms: list[float]
     rss_increase_mb: float | None = None
     peak_rss_mb: float = 0.0  # the process's peak after this run's latest round
-    lost_at_end: int | None = None  # targets reported lost on the last frame, latest round
+    lost: list[int] | None = None  # targets reported lost in each timed frame
 
 
 def _bench_one(
@@ -246,13 +247,14 @@ def _bench_one(
     tracker.init(frames[0] if first is None else first, [tuple(b) for b in boxes])
     run.init_ms.append((time.perf_counter_ns() - start) / 1e6)
     rss_max = rss_before
-    tracks: Any = ()
     for index, frame in enumerate(frames[1:]):
         start = time.perf_counter_ns()
         tracks = tracker.update(frame)
         elapsed = (time.perf_counter_ns() - start) / 1e6
         if index >= warmup:
             run.latencies.append(elapsed)
+            if all(hasattr(t, "lost") for t in tracks):
+                run.lost = (run.lost or []) + [sum(bool(t.lost) for t in tracks)]
         rss = _current_rss_mb()
         if rss is not None and rss_max is not None:
             rss_max = max(rss_max, rss)
@@ -261,8 +263,6 @@ def _bench_one(
         run.rss_increase_mb = grown if run.rss_increase_mb is None else max(grown,
                                                                             run.rss_increase_mb)
     run.peak_rss_mb = _peak_rss_mb()
-    if all(hasattr(t, "lost") for t in tracks):
-        run.lost_at_end = sum(bool(t.lost) for t in tracks)
 
 
 def _result(name: str, num_targets: int, run: _Run, lost: int = 0) -> BenchResult:
@@ -281,7 +281,7 @@ def _result(name: str, num_targets: int, run: _Run, lost: int = 0) -> BenchResul
         peak_rss_mb=run.peak_rss_mb,
         rss_increase_mb=run.rss_increase_mb,
         lost_targets=lost,
-        lost_at_end=run.lost_at_end,
+        lost_per_frame=None if run.lost is None else float(np.mean(run.lost)),
     )
 
 

@@ -242,7 +242,6 @@ class Tracker:
             cls, loc = self.backend.head(feats, xf)
         step = self._postprocess(targets, cls[:n], loc[:n], scale_z[:n], width, height,
                                  centers[:n], prev, size)
-        log.debug("search: score %s psr %s", np.round(step.score, 2), np.round(step.psr, 1))
         found = (self._redetections(targets, owner, cls[n:], loc[n:], scale_z[n:], centers[n:],
                                     prev, size, width, height) if len(owner) else {})
         return tuple(self._advance(t, float(step.score[i]), step.miss[i], step.held[i],
@@ -344,8 +343,6 @@ class Tracker:
         lr = penalty[rows, best] * best_score * cfg.lr
         _, new_center, new_size = place(cand, best, centers, own_size, scale_z, lr, width,
                                         height, cfg.min_size)
-        log.debug("tiles: owner %s score %s psr %s", owner, np.round(best_score, 2),
-                  np.round(psr, 1))
         found: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         top: dict[int, float] = {}
         for r in np.flatnonzero(ok).tolist():

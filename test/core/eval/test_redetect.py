@@ -37,7 +37,7 @@ def test_evaluate_redetect_runs_variants():
     trackers = build_trackers("default")
     results = evaluate_redetect({"on": trackers,
                                  "off": trackers.with_overrides({"redetect": False})},
-                                seeds=[1], targets=1, frames=70, dropouts=1, width=160,
+                                seeds=[1], targets=1, frames=100, dropouts=1, width=160,
                                 height=128)
     assert [r.name for r in results] == ["on", "off"]
     for r in results:
