@@ -38,7 +38,7 @@ MODEL_SPECS: tuple[str, ...] = (DEFAULT_MODEL, "PATH.safetensors", f"{NANOTRACK_
 """The specs of our own models (``load_model`` and ``api.load_tracker`` take these)."""
 PEER_SPECS: tuple[str, ...] = (*(f"{OPENCV_PREFIX}{n}" for n in OPENCV_CLASSIC),
                                f"{OPENCV_PREFIX}{OPENCV_NANO_PREFIX}DIR")
-"""The OpenCV peer trackers (evaluation and benchmark only)."""
+"""The OpenCV peer trackers (``eval``, ``bench`` and ``track`` run them, one per target)."""
 VALID_SPECS: tuple[str, ...] = MODEL_SPECS + PEER_SPECS
 
 SpecKind = Literal["default", "checkpoint", "nanotrack", "opencv"]
@@ -140,8 +140,9 @@ def model_spec(model: str | TrackerSpec, backend: str = "torch") -> TrackerSpec:
     """``model`` parsed, and checked to name one of our models (not an OpenCV peer)."""
     spec = model if isinstance(model, TrackerSpec) else parse_spec(model, backend)
     if not spec.is_ours:
-        raise ConfigError(f"{spec.text!r} is an OpenCV peer tracker (evaluation only); models "
-                          f"are {', '.join(MODEL_SPECS)}")
+        raise ConfigError(f"{spec.text!r} is an OpenCV peer tracker, not one of our networks "
+                          "(eval, bench and track run peers; demo, multitarget and the ROS "
+                          f"node need one of ours); our models are {', '.join(MODEL_SPECS)}")
     return spec
 
 

@@ -12,7 +12,7 @@ from tir_tracker_core.errors import InvalidBoxError
 from tir_tracker_core.frames import to_bgr8
 from tir_tracker_core.geometry import (box_center, box_from_center, box_in_crop, box_iou,
                                        context_side, context_sides, crop, crop_transform,
-                                       mean_colour, validate_box)
+                                       mean_colour, validate_box, window_centers)
 from tir_tracker_core.tracking import Tracker
 
 H, W = 120, 160
@@ -104,19 +104,20 @@ def test_box_in_crop_matches_the_pixels_of_the_crop(box):
 
 
 def test_crop_window_starts_at_an_integer_pixel_around_the_centre():
-    """pysot's window: ``side`` pixels from the integer pixel ``floor(c - side / 2)``. The crop
-    centre ``(out - 1) / 2`` is the window's middle pixel ``start + (side - 1) / 2``, which lies
-    half a pixel to one and a half pixels before ``c`` (pysot's rounding), and a box centred on
-    ``c`` maps to the same crop point through ``crop_transform`` and ``box_in_crop``."""
+    """The window: ``side`` pixels from the integer pixel that centres it best on ``c``. The
+    crop centre ``(out - 1) / 2`` is the window's middle pixel ``start + (side - 1) / 2``
+    (``window_centers``), within half a pixel of ``c``, and a box centred on ``c`` maps to the
+    same crop point through ``crop_transform`` and ``box_in_crop``."""
     for c, side, out in ((50.0, 33.0, 127), (50.5, 32.0, 127), (41.25, 20.0, 63),
                          (41.75, 20.0, 63)):
         m = crop_transform(c, c, side, out)
-        start = np.floor(c - side / 2)
+        start = np.floor(c - (side - 1) / 2 + 0.5)
         s = out / side
         assert m[0, 0] == s and m[0, 2] == pytest.approx(s * (0.5 - start) - 0.5)
         mid = start + (side - 1) / 2
         assert m[0, 0] * mid + m[0, 2] == pytest.approx((out - 1) / 2)
-        assert -1.5 < mid - c <= -0.5
+        assert -0.5 < mid - c <= 0.5
+        assert window_centers(np.array([[c, c]]), np.array([side]))[0, 0] == pytest.approx(mid)
         mapped = m[0, 0] * c + m[0, 2]
         assert mapped == pytest.approx((out - 1) / 2 + s * (c - mid))
         x1, _, x2, _ = box_in_crop(box_from_center((c, c), (10, 10)), c, c, side, out)

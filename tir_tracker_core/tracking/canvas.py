@@ -16,7 +16,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from ..geometry import crop_batch, warp
+from ..geometry import crop_batch, warp, window_centers
 
 __all__ = ["Canvas", "SplitBackbone", "canvas_transform", "plan_canvases", "search_features",
            "window_center"]
@@ -136,8 +136,8 @@ def search_features(backend: SplitBackbone, img: np.ndarray, centers: np.ndarray
                            [pads[k] for k in singles])
         for k, f in zip(singles, backend.features(crops)):
             xf[k] = f
-            win_centers[k] = centers[k]
-            scales[k] = scale_z[k]
+            win_centers[k] = window_centers(centers[k:k + 1], s_x[k:k + 1])[0]
+            scales[k] = instance / s_x[k]
     for c, image in zip(shared, images):
         fmap = backend.features(image)[0]
         size = fmap.shape[-1] - (image.shape[-1] - instance) // stride  # window, in cells

@@ -23,7 +23,7 @@ from ..config import FrameConfig, ModelConfig, TrackerConfig
 from ..errors import InvalidFrameError, TrackerInputError, UnknownTargetError
 from ..frames import to_bgr8
 from ..geometry import (box_center, box_from_center, context_side, context_sides, crop_batch,
-                        mean_colour, validate_box)
+                        mean_colour, validate_box, window_centers)
 from .canvas import Canvas, SplitBackbone, plan_canvases, search_features
 from .postprocess import (ScoreGrid, change_penalty, cosine_windows, decode,
                           exclusive_assignment, neighbour_mask, peak_to_sidelobe,
@@ -234,6 +234,8 @@ class Tracker:
         if canvases is None:  # every target alone: one crop each, fused backbone + head
             crops = crop_batch(img, centers, s_x, mc.instance_size, pads)
             cls, loc = self.backend.track(feats, crops)
+            # offsets are measured from each window's true middle, at its true zoom
+            centers, scale_z = window_centers(centers, s_x), mc.instance_size / s_x
         else:
             assert isinstance(self.backend, SplitBackbone)  # checked by _plan
             canvases += [Canvas(float(scale_z[j]), [j]) for j in range(n, len(centers))]

@@ -101,7 +101,7 @@ def test_target_that_vanishes_is_reported_lost():
     assert len(lost) >= 5, [k.state.value for k in hidden]
     first = lost[0].box
     assert all(np.allclose(k.box, first) for k in lost)  # held, not drifting
-    back = [tr.update(blob_frame([path(0, 5)], t))[0] for t in range(20, 26)]
+    back = [tr.update(blob_frame([path(0, 5)], t))[0] for t in range(20, 30)]
     assert back[-1].state is TrackState.TRACKED
     cx, cy = back[-1].box[0] + back[-1].box[2] / 2, back[-1].box[1] + back[-1].box[3] / 2
     assert np.hypot(cx - path(0, 5)[0], cy - path(0, 5)[1]) < 10
