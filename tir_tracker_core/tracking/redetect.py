@@ -9,18 +9,28 @@ so a lost target's search costs at most that many crops, however large the frame
 
 A tile's best cell is a candidate when it passes the same lost test that declared the target
 lost (peak score and peak-to-sidelobe ratio), with cells inside a tracked target's box and
-outside the image left out (``ignored_cells``). ``Tracker`` then follows a candidate with the
-target's usual search and re-acquires it after ``TrackerConfig.redetect_confirm`` consecutive
-frames that pass the test (hysteresis).
+outside the image left out (``ignored_cells``; ``tile_candidates`` picks them). ``Tracker``
+then follows a candidate with the target's usual search and re-acquires it after
+``TrackerConfig.redetect_confirm`` consecutive frames that pass the test (hysteresis;
+``advance_lost``). ``LostSearch`` holds one target's re-detection state.
 """
 
 from __future__ import annotations
 
 import math
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["TILE_STEP", "ignored_cells", "scan_tiles", "share_budget"]
+from ..config import TrackerConfig
+from .postprocess import ScoreGrid, change_penalty, decode, peak_to_sidelobe, place
+
+__all__ = ["PSR_MEMORY", "TILE_STEP", "LostSearch", "advance_lost", "ignored_cells", "psr_bar",
+           "scan_tiles", "share_budget", "tile_candidates", "tile_crops"]
+
+PSR_MEMORY = 30  # tracked frames whose peak-to-sidelobe ratios set a target's re-acquisition bar
 
 TILE_STEP = 0.6
 """Tile spacing as a fraction of the search window side: a target this far from a tile's
@@ -96,3 +106,107 @@ def ignored_cells(win_centers: np.ndarray, scale_z: np.ndarray, offsets: np.ndar
                            xm.astype(np.float32)) > 0
         outside |= inside
     return outside.reshape(len(win_centers), -1)
+
+
+Pair = tuple[np.ndarray, np.ndarray]  # a box as (centre, size), each (2,)
+
+
+@dataclass
+class LostSearch:
+    """One target's re-detection state (``TrackerConfig.redetect``)."""
+
+    # while lost: the box being confirmed and for how many consecutive frames it has passed
+    # the lost test; the tile scan and its position
+    probe: Pair | None = None
+    hits: int = 0
+    tiles: np.ndarray | None = None
+    scan: int = 0
+    # peak-to-sidelobe ratios of the last frames tracked without a miss: what the template's
+    # response on the target looks like (the re-acquisition bar is a share of their median)
+    psrs: deque[float] = field(default_factory=lambda: deque(maxlen=PSR_MEMORY))
+
+    def forget(self) -> None:
+        """Drop the search state (the target is tracked again or was moved)."""
+        self.probe, self.hits, self.tiles, self.scan = None, 0, None, 0
+
+
+def tile_crops(lost: Sequence[tuple[int, LostSearch, np.ndarray]], s_x: np.ndarray, width: int,
+               height: int, budget: int, turn: int) -> tuple[list[int], np.ndarray]:
+    """This frame's extra crops for lost targets (``scan_tiles`` order, at most ``budget`` over
+    all of them, shared by ``share_budget`` at ``turn``): the owner and the centre (M, 2) of
+    each. ``lost``: (index, search state, centre) of each lost target not being confirmed;
+    ``s_x``: search window sides by index."""
+    if not lost:
+        return [], np.zeros((0, 2))
+    owner, centers = [], []
+    for (i, s, center), count in zip(lost, share_budget(len(lost), budget, turn)):
+        if s.tiles is None:
+            s.tiles = scan_tiles(center, TILE_STEP * s_x[i], width, height, s_x[i])
+            s.scan = 0
+        for _ in range(min(count, len(s.tiles))):
+            owner.append(i)
+            centers.append(s.tiles[s.scan % len(s.tiles)])
+            s.scan += 1
+    return owner, np.array(centers, np.float64).reshape(-1, 2)
+
+
+def tile_candidates(cfg: TrackerConfig, grid: ScoreGrid, owner: list[int], cls: np.ndarray,
+                    loc: np.ndarray, scale_z: np.ndarray, centers: np.ndarray,
+                    own_size: np.ndarray, bars: np.ndarray, tracked: Pair, width: int,
+                    height: int) -> dict[int, Pair]:
+    """The best candidate box (centre, size) of each lost target in its tiles, keyed by its
+    owner; only tiles whose best cell passes the lost test (peak-to-sidelobe ratio against
+    the owner's ``bars``) count. ``own_size``: the owner's size per tile; ``tracked``: the
+    centres and sizes (K, 2) of the tracked targets."""
+    rows = np.arange(len(owner))
+    score, cand = decode(cls, loc, grid.points)
+    ignore = ignored_cells(centers, scale_z, grid.offsets, tracked[0], tracked[1], width,
+                           height)
+    penalty = change_penalty(cand, own_size, scale_z, cfg.penalty_k)
+    best = np.argmax(np.where(ignore, -1.0, penalty * score), axis=1)
+    best_score = np.where(ignore[rows, best], 0.0, score[rows, best])
+    psr = peak_to_sidelobe(score, grid.size, ignore=ignore)
+    ok = (best_score >= cfg.lost_threshold) & (psr >= bars)
+    lr = penalty[rows, best] * best_score * cfg.lr
+    _, new_center, new_size = place(cand, best, centers, own_size, scale_z, lr, width, height,
+                                    cfg.min_size)
+    found: dict[int, Pair] = {}
+    top: dict[int, float] = {}
+    for r in np.flatnonzero(ok).tolist():
+        i = owner[r]
+        if best_score[r] > top.get(i, -1.0):
+            top[i] = float(best_score[r])
+            found[i] = (new_center[r], new_size[r])
+    return found
+
+
+def psr_bar(psrs: Sequence[float], cfg: TrackerConfig) -> float:
+    """Peak-to-sidelobe ratio a lost target's response must reach to count towards its
+    re-acquisition: ``lost_psr`` raised towards the median of ``psrs`` (the target's last
+    tracked frames), by ``redetect_psr_share`` of the way on a log scale (the ratio spans
+    orders of magnitude: clutter that passes the lost test stays near its low end)."""
+    low = max(cfg.lost_psr, 1.0)
+    if not psrs:
+        return cfg.lost_psr
+    high = max(float(np.median(psrs)), low)
+    return float(low * (high / low) ** cfg.redetect_psr_share)
+
+
+def advance_lost(s: LostSearch, miss: bool, center: np.ndarray, size: np.ndarray,
+                 found: Pair | None, confirm: int) -> Pair | None:
+    """A lost target's frame with re-detection on. A frame whose search at the box searched
+    (held or being confirmed) passes the lost test and the re-acquisition bar (``miss``
+    False) confirms the box found (``center``, ``size``); else a tile candidate ``found``
+    starts a new confirmation. After ``confirm`` consecutive such frames this returns the
+    box to track the target at (and forgets the search); else None."""
+    if not miss:
+        s.hits, s.probe = s.hits + 1, (center, size)
+    elif found is not None:
+        s.hits, s.probe = 1, found
+    else:
+        s.hits, s.probe = 0, None
+    if s.probe is not None and s.hits >= confirm:
+        box = s.probe
+        s.forget()
+        return box
+    return None

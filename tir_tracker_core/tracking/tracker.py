@@ -5,14 +5,14 @@ One batched backbone + head pass per frame covers every target. The tracker owns
 Crops come from ``geometry`` (the one crop rule of runtime, training and calibration), shared
 search canvases from ``canvas``, and the post-processing steps (standard Siamese recipe:
 cosine window, scale- and aspect-change penalty, box smoothing with a score-scaled learning
-rate, clipping to the image) from ``postprocess``.
+rate, clipping to the image) from ``postprocess``, and the re-detection of lost targets
+from ``redetect``.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,12 +28,10 @@ from .canvas import Canvas, SplitBackbone, plan_canvases, search_features
 from .postprocess import (ScoreGrid, change_penalty, cosine_windows, decode,
                           exclusive_assignment, neighbour_mask, peak_to_sidelobe,
                           penalised_score, place)
-from .redetect import TILE_STEP, ignored_cells, scan_tiles, share_budget
+from .redetect import LostSearch, advance_lost, psr_bar, tile_candidates, tile_crops
 from .types import Box, Track, TrackState
 
 log = logging.getLogger(__name__)
-
-PSR_MEMORY = 30  # tracked frames whose peak-to-sidelobe ratios set a target's re-acquisition bar
 
 
 @dataclass
@@ -48,23 +46,12 @@ class _Target:
     age: int = 0
     state: TrackState = TrackState.TRACKED
     reacquisitions: int = 0  # times it came back from lost
-    # re-detection while lost (TrackerConfig.redetect): the box being confirmed and for how
-    # many consecutive frames it has passed the lost test; the tile scan and its position
-    probe: tuple[np.ndarray, np.ndarray] | None = None
-    hits: int = 0
-    tiles: np.ndarray | None = None
-    scan: int = 0
-    # peak-to-sidelobe ratios of the last frames tracked without a miss: what the template's
-    # response on the target looks like (the re-acquisition bar is a share of their median)
-    psrs: deque[float] = field(default_factory=lambda: deque(maxlen=PSR_MEMORY))
+    search: LostSearch = field(default_factory=LostSearch)  # re-detection (cfg.redetect)
 
     def search_box(self) -> tuple[np.ndarray, np.ndarray]:
         """Centre and size searched this frame: the box being confirmed, else the target's."""
-        return self.probe if self.probe is not None else (self.center, self.size)
-
-    def forget_search(self) -> None:
-        """Drop the re-detection state (the target is tracked again or was moved)."""
-        self.probe, self.hits, self.tiles, self.scan = None, 0, None, 0
+        probe = self.search.probe
+        return probe if probe is not None else (self.center, self.size)
 
 
 class Tracker:
@@ -201,7 +188,7 @@ class Tracker:
         t.center = box_center(b)
         t.size = np.array([b[2], b[3]])
         t.misses, t.state = 0, TrackState.TRACKED
-        t.forget_search()
+        t.search.forget()
 
     def reset(self) -> None:
         """Drop every target and forget the frame format."""
@@ -224,7 +211,11 @@ class Tracker:
         scale_z = mc.exemplar_size / s_z
         s_x = np.round(s_z * (mc.instance_size / mc.exemplar_size))
         feats, pads = [t.feat for t in targets], [t.avg for t in targets]
-        owner, tiles = self._tiles(targets, s_x, width, height)  # lost targets' extra crops
+        # lost targets' extra crops (those being confirmed at a box get none)
+        lost = [(i, t.search, t.center) for i, t in enumerate(targets) if self.cfg.redetect
+                and t.state is TrackState.LOST and t.search.hits == 0]
+        owner, tiles = tile_crops(lost, s_x, width, height, self.cfg.redetect_crops, self._turn)
+        self._turn += bool(lost)
         centers = np.concatenate([prev, tiles]) if len(owner) else prev
         if len(owner):
             s_x, scale_z = np.concatenate([s_x, s_x[owner]]), np.concatenate([scale_z,
@@ -301,119 +292,48 @@ class Tracker:
         lost = np.array([t.state is TrackState.LOST for t in targets])
         return pscore - 2.0 * lost  # penalised scores lie in [0, 1]
 
-    # ------------------------------------------------------------------ re-detection
-    def _tiles(self, targets: list[_Target], s_x: np.ndarray, width: int,
-               height: int) -> tuple[list[int], np.ndarray]:
-        """This frame's extra crops for lost targets (``redetect.scan_tiles`` order, at most
-        ``redetect_crops`` over all of them): the owner (index in ``targets``) and the
-        centre (M, 2) of each. Targets being confirmed at a box get none."""
-        lost = [i for i, t in enumerate(targets) if t.state is TrackState.LOST and t.hits == 0]
-        if not self.cfg.redetect or not lost:
-            return [], np.zeros((0, 2))
-        owner, centers = [], []
-        for i, count in zip(lost, share_budget(len(lost), self.cfg.redetect_crops, self._turn)):
-            t = targets[i]
-            if t.tiles is None:
-                t.tiles = scan_tiles(t.center, TILE_STEP * s_x[i], width, height, s_x[i])
-                t.scan = 0
-            for _ in range(min(count, len(t.tiles))):
-                owner.append(i)
-                centers.append(t.tiles[t.scan % len(t.tiles)])
-                t.scan += 1
-        self._turn += 1
-        return owner, np.array(centers, np.float64).reshape(-1, 2)
-
     def _redetections(self, targets: list[_Target], owner: list[int], cls: np.ndarray,
                       loc: np.ndarray, scale_z: np.ndarray, centers: np.ndarray,
                       prev: np.ndarray, size: np.ndarray, width: int,
                       height: int) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-        """The best candidate box (centre, size) of each lost target in its tiles, keyed by
-        its index in ``targets``; only tiles whose best cell passes the lost test count."""
-        cfg, grid = self.cfg, self._grid
-        rows = np.arange(len(owner))
-        score, cand = decode(cls, loc, grid.points)
+        """``redetect.tile_candidates`` of the tiles (``owner``: index in ``targets``)."""
         tracked = [k for k, t in enumerate(targets) if t.state is TrackState.TRACKED]
-        ignore = ignored_cells(centers, scale_z, grid.offsets, prev[tracked], size[tracked],
-                               width, height)
-        own_size = size[owner]
-        penalty = change_penalty(cand, own_size, scale_z, cfg.penalty_k)
-        best = np.argmax(np.where(ignore, -1.0, penalty * score), axis=1)
-        best_score = np.where(ignore[rows, best], 0.0, score[rows, best])
-        psr = peak_to_sidelobe(score, grid.size, ignore=ignore)
-        bar = np.array([self._psr_bar(targets[i]) for i in owner])
-        ok = (best_score >= cfg.lost_threshold) & (psr >= bar)
-        lr = penalty[rows, best] * best_score * cfg.lr
-        _, new_center, new_size = place(cand, best, centers, own_size, scale_z, lr, width,
-                                        height, cfg.min_size)
-        found: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-        top: dict[int, float] = {}
-        for r in np.flatnonzero(ok).tolist():
-            i = owner[r]
-            if best_score[r] > top.get(i, -1.0):
-                top[i] = float(best_score[r])
-                found[i] = (new_center[r], new_size[r])
-        return found
+        bars = np.array([psr_bar(targets[i].search.psrs, self.cfg) for i in owner])
+        return tile_candidates(self.cfg, self._grid, owner, cls, loc, scale_z, centers,
+                               size[owner], bars, (prev[tracked], size[tracked]), width, height)
 
     # ------------------------------------------------------------------ target state
-    def _psr_bar(self, t: _Target) -> float:
-        """Peak-to-sidelobe ratio a lost target's response must reach to count towards its
-        re-acquisition: ``lost_psr`` raised towards the median over the target's last tracked
-        frames, by ``redetect_psr_share`` of the way on a log scale (the ratio spans orders
-        of magnitude: clutter that passes the lost test stays near its low end)."""
-        low = max(self.cfg.lost_psr, 1.0)
-        if not t.psrs:
-            return self.cfg.lost_psr
-        high = max(float(np.median(t.psrs)), low)
-        return float(low * (high / low) ** self.cfg.redetect_psr_share)
-
     def _advance(self, t: _Target, score: float, miss: bool, held: bool, center: np.ndarray,
                  size: np.ndarray, psr: float,
                  found: tuple[np.ndarray, np.ndarray] | None = None) -> Track:
         """One frame of target ``t``'s state: age, score, misses, lost or tracked, and its box
         moved to ``center`` / ``size`` unless it is lost or ``held``. ``psr``: its score map's
-        peak-to-sidelobe ratio; ``found``: a candidate box of a lost target from its tiles."""
+        peak-to-sidelobe ratio; ``found``: a candidate box of a lost target from its tiles
+        (a lost target with re-detection on: ``redetect.advance_lost``)."""
         t.age += 1
         t.score = score
-        if self.cfg.redetect and t.state is TrackState.LOST:
-            self._advance_lost(t, miss or psr < self._psr_bar(t), center, size, found)
+        was_lost = t.state is TrackState.LOST
+        if self.cfg.redetect and was_lost:
+            miss = miss or psr < psr_bar(t.search.psrs, self.cfg)
+            box = advance_lost(t.search, miss, center, size, found, self.cfg.redetect_confirm)
+            t.misses += int(miss)
+            if box is not None:
+                t.center, t.size = box
+                t.misses, t.state = 0, TrackState.TRACKED
         else:
-            was_lost = t.state is TrackState.LOST
             t.misses = t.misses + 1 if miss else 0
             t.state = (TrackState.LOST if t.misses >= self.cfg.lost_patience
                        else TrackState.TRACKED)
             if t.state is TrackState.TRACKED and not held:
                 t.center, t.size = center, size
-            if was_lost and t.state is TrackState.TRACKED:
-                self._count_reacquisition(t)
             if self.cfg.redetect and not miss and t.state is TrackState.TRACKED:
-                t.psrs.append(psr)
+                t.search.psrs.append(psr)
+        if was_lost and t.state is TrackState.TRACKED:
+            t.reacquisitions += 1
+            self._reacquisitions += 1
+            log.debug("target %d re-acquired at frame age %d", t.id, t.age)
         return Track(id=t.id, box=box_from_center(t.center, t.size), score=t.score,
                      state=t.state, age=t.age, reacquisitions=t.reacquisitions)
-
-    def _advance_lost(self, t: _Target, miss: bool, center: np.ndarray, size: np.ndarray,
-                      found: tuple[np.ndarray, np.ndarray] | None) -> None:
-        """A lost target's frame with re-detection on. A frame whose search at the box
-        searched (held or being confirmed) passes the lost test and the re-acquisition bar
-        (``miss`` False) confirms the box found; else a tile candidate starts a new
-        confirmation. After ``redetect_confirm`` consecutive such frames the target is
-        tracked at the box."""
-        if not miss:
-            t.hits, t.probe = t.hits + 1, (center, size)
-        elif found is not None:
-            t.hits, t.probe = 1, found
-        else:
-            t.hits, t.probe = 0, None
-        t.misses += int(miss)
-        if t.probe is not None and t.hits >= self.cfg.redetect_confirm:
-            t.center, t.size = t.probe
-            t.misses, t.state = 0, TrackState.TRACKED
-            t.forget_search()
-            self._count_reacquisition(t)
-
-    def _count_reacquisition(self, t: _Target) -> None:
-        t.reacquisitions += 1
-        self._reacquisitions += 1
-        log.debug("target %d re-acquired at frame age %d", t.id, t.age)
 
 
 @dataclass(frozen=True)
