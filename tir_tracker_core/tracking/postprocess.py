@@ -24,9 +24,10 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..config import TrackerConfig
 from ..geometry import box_iou
 
-__all__ = ["Candidates", "ScoreGrid", "change_penalty", "cosine_windows", "decode",
+__all__ = ["Candidates", "ScoreGrid", "Step", "frame_step", "change_penalty", "cosine_windows", "decode",
            "exclusive_assignment", "neighbour_mask", "peak_to_sidelobe", "penalised_score",
            "place"]
 
@@ -215,3 +216,51 @@ def exclusive_assignment(peak: np.ndarray, size: np.ndarray, new_center: np.ndar
             miss[i] = True
         placed[i] = (misses[i] + 1 if miss[i] else 0) < lost_patience
     return miss, held
+
+
+@dataclass(frozen=True)
+class Step:
+    """The outcome of one frame's post-processing, one entry per target."""
+
+    score: np.ndarray  # (n,) best score (0 for a target held by exclusive assignment)
+    miss: list[bool]
+    held: list[bool]
+    center: np.ndarray  # (n, 2) where each target goes if it moves
+    size: np.ndarray  # (n, 2)
+    psr: np.ndarray  # (n,) peak-to-sidelobe ratio of each score map
+
+
+def frame_step(cfg: TrackerConfig, grid: ScoreGrid, cls: np.ndarray, loc: np.ndarray,
+               scale_z: np.ndarray, frame_wh: tuple[int, int], centers: np.ndarray,
+               prev: np.ndarray, size: np.ndarray, misses: Sequence[int],
+               lost: np.ndarray) -> Step:
+    """Score maps -> where each target goes: the steps above in order.
+
+    ``centers``: the image points the search windows are centred on; ``prev`` / ``size``
+    (n, 2): the boxes searched around (the targets' boxes, or the box a lost target is being
+    confirmed at); ``misses``: each target's consecutive misses so far; ``lost`` (n,): which
+    targets are lost (placed after every tracked one when re-detection is on)."""
+    n = len(prev)
+    score, cand = decode(cls, loc, grid.points)
+    penalty = change_penalty(cand, size, scale_z, cfg.penalty_k)
+    window = cosine_windows(prev - centers, scale_z, grid)
+    pscore = penalised_score(score, penalty, window, cfg.window_influence)
+    best = np.argmax(pscore, axis=1)
+    exclusive = n > 1 and cfg.exclusion_iou < 1.0
+    others = neighbour_mask(centers, prev, size, grid.offsets, scale_z) if exclusive else None
+    psr = peak_to_sidelobe(score, grid.size, ignore=others)
+    rows = np.arange(n)
+    best_score = score[rows, best]
+    lr = penalty[rows, best] * best_score * cfg.lr
+    peak, new_center, new_size = place(cand, best, centers, size, scale_z, lr, frame_wh[0],
+                                       frame_wh[1], cfg.min_size)
+    miss = ((best_score < cfg.lost_threshold) | (psr < cfg.lost_psr)).tolist()
+    held = [False] * n  # excluded this frame: not moved
+    if exclusive:
+        # placement order: best penalised score first; with re-detection on, lost targets
+        # (being confirmed) after every tracked one (penalised scores lie in [0, 1])
+        priority = pscore[rows, best] - (2.0 * lost if cfg.redetect else 0.0)
+        miss, held = exclusive_assignment(peak, size, new_center, new_size, priority, miss,
+                                          list(misses), cfg.exclusion_iou, cfg.lost_patience)
+        best_score = np.where(held, 0.0, best_score)
+    return Step(best_score, miss, held, new_center, new_size, psr)

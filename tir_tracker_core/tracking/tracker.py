@@ -25,9 +25,7 @@ from ..frames import to_bgr8
 from ..geometry import (box_center, box_from_center, context_side, context_sides, crop_batch,
                         mean_colour, validate_box, window_centers)
 from .canvas import Canvas, SplitBackbone, plan_canvases, search_features
-from .postprocess import (ScoreGrid, change_penalty, cosine_windows, decode,
-                          exclusive_assignment, neighbour_mask, peak_to_sidelobe,
-                          penalised_score, place)
+from .postprocess import ScoreGrid, frame_step
 from .redetect import LostSearch, advance_lost, psr_bar, tile_candidates, tile_crops
 from .types import Box, Track, TrackState
 
@@ -233,8 +231,9 @@ class Tracker:
             xf, centers, scale_z = search_features(self.backend, img, centers, pads, canvases,
                                                    s_x, scale_z, mc.instance_size, mc.stride)
             cls, loc = self.backend.head(feats, xf)
-        step = self._postprocess(targets, cls[:n], loc[:n], scale_z[:n], width, height,
-                                 centers[:n], prev, size)
+        step = frame_step(self.cfg, self._grid, cls[:n], loc[:n], scale_z[:n], (width, height),
+                          centers[:n], prev, size, [t.misses for t in targets],
+                          np.array([t.state is TrackState.LOST for t in targets]))
         found = (self._redetections(targets, owner, cls[n:], loc[n:], scale_z[n:], centers[n:],
                                     prev, size, width, height) if len(owner) else {})
         return tuple(self._advance(t, float(step.score[i]), step.miss[i], step.held[i],
@@ -251,46 +250,6 @@ class Tracker:
         canvases = plan_canvases(centers, scale_z, mc.instance_size, mc.stride,
                                  self.cfg.share_scale_tolerance)
         return None if all(len(c.members) == 1 for c in canvases) else canvases
-
-    def _postprocess(self, targets: list[_Target], cls: np.ndarray, loc: np.ndarray,
-                     scale_z: np.ndarray, width: int, height: int, centers: np.ndarray,
-                     prev: np.ndarray, size: np.ndarray) -> _Step:
-        """Score maps -> where each target goes (the steps of ``postprocess``).
-
-        ``centers``: the image points the search windows are centred on; ``prev`` / ``size``
-        (n, 2): the boxes searched around (the targets' boxes, or the box a lost target is
-        being confirmed at)."""
-        cfg, grid, n = self.cfg, self._grid, len(targets)
-        score, cand = decode(cls, loc, grid.points)
-        penalty = change_penalty(cand, size, scale_z, cfg.penalty_k)
-        window = cosine_windows(prev - centers, scale_z, grid)
-        pscore = penalised_score(score, penalty, window, cfg.window_influence)
-        best = np.argmax(pscore, axis=1)
-        exclusive = n > 1 and cfg.exclusion_iou < 1.0
-        others = neighbour_mask(centers, prev, size, grid.offsets, scale_z) if exclusive else None
-        psr = peak_to_sidelobe(score, grid.size, ignore=others)
-        rows = np.arange(n)
-        best_score = score[rows, best]
-        lr = penalty[rows, best] * best_score * cfg.lr
-        peak, new_center, new_size = place(cand, best, centers, size, scale_z, lr, width,
-                                           height, cfg.min_size)
-        miss = ((best_score < cfg.lost_threshold) | (psr < cfg.lost_psr)).tolist()
-        held = [False] * n  # excluded this frame: not moved
-        if exclusive:
-            miss, held = exclusive_assignment(peak, size, new_center, new_size,
-                                              self._priority(targets, pscore[rows, best]),
-                                              miss, [t.misses for t in targets],
-                                              cfg.exclusion_iou, cfg.lost_patience)
-            best_score = np.where(held, 0.0, best_score)
-        return _Step(best_score, miss, held, new_center, new_size, psr)
-
-    def _priority(self, targets: list[_Target], pscore: np.ndarray) -> np.ndarray:
-        """Order of placement in exclusive assignment: best penalised score first; with
-        re-detection on, lost targets (being confirmed) after every tracked one."""
-        if not self.cfg.redetect:
-            return pscore
-        lost = np.array([t.state is TrackState.LOST for t in targets])
-        return pscore - 2.0 * lost  # penalised scores lie in [0, 1]
 
     def _redetections(self, targets: list[_Target], owner: list[int], cls: np.ndarray,
                       loc: np.ndarray, scale_z: np.ndarray, centers: np.ndarray,
@@ -335,14 +294,3 @@ class Tracker:
         return Track(id=t.id, box=box_from_center(t.center, t.size), score=t.score,
                      state=t.state, age=t.age, reacquisitions=t.reacquisitions)
 
-
-@dataclass(frozen=True)
-class _Step:
-    """The outcome of one frame's post-processing, one entry per target."""
-
-    score: np.ndarray  # (n,) best score (0 for a target held by exclusive assignment)
-    miss: list[bool]
-    held: list[bool]
-    center: np.ndarray  # (n, 2) where each target goes if it moves
-    size: np.ndarray  # (n, 2)
-    psr: np.ndarray  # (n,) peak-to-sidelobe ratio of each score map
