@@ -212,27 +212,52 @@ def _build_backgrounds(
     cfg: SyntheticConfig, layout: _Layout, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
     """Thermal (counts, ``float32 HxW``) and visible (``float32 HxWx3`` BGR) backgrounds."""
-    h, w, level, clutter = cfg.height, cfg.width, cfg.background_level, cfg.clutter
-    hz = layout.horizon
-    tir = np.full((h, w), level, np.float32)
+    h, w = cfg.height, cfg.width
+    tir = np.full((h, w), cfg.background_level, np.float32)
     rgb = np.empty((h, w, 3), np.float32)
+    # each step draws from ``rng`` in turn: their order fixes every sequence's pixels
+    for step in (_sky_and_ground, _road, _buildings, _trees, _ground_blobs, _hot_spots):
+        step(tir, rgb, cfg, layout.horizon, rng)
+    for x0, y0, x1, y1 in layout.occluders:  # poles / trunks: slightly cool, brown-grey
+        tir[y0:y1, x0:x1] = cfg.background_level - 120.0 + 30.0 * rng.standard_normal((1, x1 - x0))
+        rgb[y0:y1, x0:x1] = rng.uniform([30, 45, 55], [60, 80, 95])
+    # Fine static texture so that no region is perfectly flat.
+    tir += (5.0 + 10.0 * cfg.clutter) * rng.standard_normal((h, w)).astype(np.float32)
+    rgb += (4.0 + 6.0 * cfg.clutter) * rng.standard_normal((h, w, 3)).astype(np.float32)
+    rgb *= cfg.rgb_brightness
+    return tir, rgb
+
+
+def _sky_and_ground(tir: np.ndarray, rgb: np.ndarray, cfg: SyntheticConfig, hz: int,
+                    rng: np.random.Generator) -> None:
+    """Sky: cold in TIR (colder higher up), dark blue; ground with low-frequency variation."""
+    h, w, level, clutter = cfg.height, cfg.width, cfg.background_level, cfg.clutter
     rows = np.arange(h, dtype=np.float32)[:, None]
-    # Sky: cold in TIR (colder higher up), dark blue in the visible image.
     sky_t = np.clip(rows / max(hz, 1), 0.0, 1.0)
     tir[:hz] = level - 900.0 + 300.0 * sky_t[:hz]
     rgb[:hz] = np.array([70.0, 35.0, 20.0], np.float32) + 40.0 * sky_t[:hz, :, None]
     ground_colour = rng.uniform([40, 55, 45], [70, 90, 80]).astype(np.float32)
     rgb[hz:] = ground_colour
-    # Low-frequency variation of the ground.
     tir[hz:] += (120.0 * clutter) * _smooth_field(rng, h - hz, w)
     rgb[hz:] += (25.0 * clutter) * _smooth_field(rng, h - hz, w)[:, :, None]
-    # Road band: warm asphalt, dark grey.
+
+
+def _road(tir: np.ndarray, rgb: np.ndarray, cfg: SyntheticConfig, hz: int,
+          rng: np.random.Generator) -> None:
+    """Road band: warm asphalt, dark grey."""
+    h = cfg.height
     road_y = int(hz + rng.uniform(0.35, 0.6) * (h - hz))
     road_h = int(rng.uniform(0.08, 0.16) * h)
     tir[road_y : road_y + road_h] += 150.0
     rgb[road_y : road_y + road_h] = np.array([55.0, 55.0, 58.0], np.float32)
-    n_build = int(round(6 * clutter))
-    for _ in range(n_build):
+
+
+def _buildings(tir: np.ndarray, rgb: np.ndarray, cfg: SyntheticConfig, hz: int,
+               rng: np.random.Generator) -> None:
+    """Buildings with windows: warm in TIR where heated; lit (bright yellow) in the visible
+    image at random, independently of their temperature."""
+    h, w, level = cfg.height, cfg.width, cfg.background_level
+    for _ in range(int(round(6 * cfg.clutter))):
         bw = int(rng.uniform(0.06, 0.18) * w)
         bh = int(rng.uniform(0.3, 1.0) * hz)
         x0 = int(rng.uniform(-0.05, 0.95) * w)
@@ -243,8 +268,6 @@ def _build_backgrounds(
             continue
         tir[y0:y1, x0c:x1c] = level + rng.uniform(-250.0, 200.0)
         rgb[y0:y1, x0c:x1c] = rng.uniform(25.0, 120.0, 3)
-        # Windows: warm in TIR where heated; lit (bright yellow) in the visible image at random,
-        # independently of their temperature.
         step = max(6, bw // 5)
         for wy in range(y0 + step // 2, y1 - step // 2, step):
             for wx in range(x0c + step // 3, x1c - step // 3, step):
@@ -252,62 +275,70 @@ def _build_backgrounds(
                 tir[sl] += rng.choice([0.0, 150.0])
                 if rng.random() < 0.35:
                     rgb[sl] = (90.0, 210.0, 245.0)
-    for _ in range(int(round(5 * clutter))):  # trees: cool in TIR, dark green
+
+
+def _trees(tir: np.ndarray, rgb: np.ndarray, cfg: SyntheticConfig, hz: int,
+           rng: np.random.Generator) -> None:
+    """Trees: cool in TIR, dark green."""
+    h, w = cfg.height, cfg.width
+    for _ in range(int(round(5 * cfg.clutter))):
         centre = (int(rng.uniform(0, w) * _SCALE), int((hz + rng.uniform(-0.1, 0.05) * h) * _SCALE))
         axes = (
             int(rng.uniform(0.03, 0.08) * w * _SCALE),
             int(rng.uniform(0.05, 0.12) * h * _SCALE),
         )
-        cv2.ellipse(tir, centre, axes, 0, 0, 360, level - 180.0, -1, cv2.LINE_8, _SHIFT)
+        cv2.ellipse(tir, centre, axes, 0, 0, 360, cfg.background_level - 180.0, -1, cv2.LINE_8,
+                    _SHIFT)
         cv2.ellipse(rgb, centre, axes, 0, 0, 360, (30.0, 60.0, 25.0), -1, cv2.LINE_8, _SHIFT)
-    for _ in range(int(round(25 * clutter))):  # ground blobs: warm stones, cold puddles
+
+
+def _ground_blobs(tir: np.ndarray, rgb: np.ndarray, cfg: SyntheticConfig, hz: int,
+                  rng: np.random.Generator) -> None:
+    """Ground blobs: warm stones, cold puddles."""
+    h, w = cfg.height, cfg.width
+    for _ in range(int(round(25 * cfg.clutter))):
         centre = (int(rng.uniform(0, w) * _SCALE), int(rng.uniform(hz, h) * _SCALE))
         axes = (int(rng.uniform(3, 30) * _SCALE), int(rng.uniform(2, 12) * _SCALE))
         angle = float(rng.uniform(0, 180))
-        tir_value = level + rng.choice([-1.0, 1.0]) * rng.uniform(50.0, 300.0)
+        tir_value = cfg.background_level + rng.choice([-1.0, 1.0]) * rng.uniform(50.0, 300.0)
         cv2.ellipse(tir, centre, axes, angle, 0, 360, tir_value, -1, cv2.LINE_8, _SHIFT)
         cv2.ellipse(rgb, centre, axes, angle, 0, 360, rng.uniform(20, 110, 3).tolist(), -1,
                     cv2.LINE_8, _SHIFT)
-    for _ in range(int(round(4 * clutter))):  # hot spots (vents, lamps): hot and bright
+
+
+def _hot_spots(tir: np.ndarray, rgb: np.ndarray, cfg: SyntheticConfig, hz: int,
+               rng: np.random.Generator) -> None:
+    """Hot spots (vents, lamps): hot and bright."""
+    h, w = cfg.height, cfg.width
+    for _ in range(int(round(4 * cfg.clutter))):
         centre = (int(rng.uniform(0, w) * _SCALE), int(rng.uniform(0.5 * hz, h) * _SCALE))
         radius = int(rng.uniform(2, 6) * _SCALE)
-        cv2.circle(tir, centre, radius, level + rng.uniform(400.0, 900.0), -1, cv2.LINE_8, _SHIFT)
+        cv2.circle(tir, centre, radius, cfg.background_level + rng.uniform(400.0, 900.0), -1,
+                   cv2.LINE_8, _SHIFT)
         cv2.circle(rgb, centre, radius, (150.0, 230.0, 250.0), -1, cv2.LINE_8, _SHIFT)
-    for x0, y0, x1, y1 in layout.occluders:  # poles / trunks: slightly cool, brown-grey
-        tir[y0:y1, x0:x1] = level - 120.0 + 30.0 * rng.standard_normal((1, x1 - x0))
-        rgb[y0:y1, x0:x1] = rng.uniform([30, 45, 55], [60, 80, 95])
-    # Fine static texture so that no region is perfectly flat.
-    tir += (5.0 + 10.0 * clutter) * rng.standard_normal((h, w)).astype(np.float32)
-    rgb += (4.0 + 6.0 * clutter) * rng.standard_normal((h, w, 3)).astype(np.float32)
-    rgb *= cfg.rgb_brightness
-    return tir, rgb
 
 
-def _build_motion(cfg: SyntheticConfig, layout: _Layout, rng: np.random.Generator) -> _Motion:
-    h, w, t_len = cfg.height, cfg.width, cfg.num_frames
-    m = cfg.num_targets + cfg.num_distractors
-    kinds = tuple(str(rng.choice(cfg.target_kinds)) for _ in range(m))
-    base = np.empty((m, 2))
+def _base_sizes(kinds: tuple[str, ...], cfg: SyntheticConfig,
+                rng: np.random.Generator) -> np.ndarray:
+    """(M, 2) ``w, h`` of each object at scale 1: people tall and narrow, vehicles wide."""
+    base = np.empty((len(kinds), 2))
     for k, kind in enumerate(kinds):
         if kind == "person":
-            ph = max(12.0, rng.uniform(0.10, 0.22) * h)
+            ph = max(12.0, rng.uniform(0.10, 0.22) * cfg.height)
             base[k] = (max(5.0, 0.38 * ph), ph)
         else:
-            vw = max(14.0, rng.uniform(0.12, 0.25) * w)
+            vw = max(14.0, rng.uniform(0.12, 0.25) * cfg.width)
             base[k] = (vw, max(7.0, 0.45 * vw))
-    # Smooth sizes: 1 + scale_change * sin(2 pi t / period + phase).
-    t = np.arange(t_len, dtype=np.float64)
-    period = rng.uniform(0.5, 2.0, (m, 1)) * max(t_len, 60)
-    phase = rng.uniform(0, 2 * np.pi, (m, 1))
-    scale = 1.0 + cfg.scale_change * np.sin(2 * np.pi * t[None] / period + phase)
-    sizes = base[:, None, :] * scale[:, :, None]  # (M, T, 2)
-    # Centres: velocity relaxes towards targets that change at random times; objects bounce
-    # off the image borders and stay below the horizon.
-    lo = np.stack([np.zeros(m), np.full(m, layout.horizon) + 0.3 * base[:, 1]], axis=1)
-    hi = np.stack([np.full(m, w), np.full(m, h)], axis=1)
+    return base
+
+
+def _walk(cfg: SyntheticConfig, lo: np.ndarray, hi: np.ndarray, is_vehicle: np.ndarray,
+          rng: np.random.Generator) -> np.ndarray:
+    """(M, T, 2) centres: velocity relaxes towards targets that change at random times;
+    objects bounce off ``lo`` / ``hi`` (the image borders, below the horizon)."""
+    m, t_len = len(lo), cfg.num_frames
     pos = np.empty((m, t_len, 2))
     pos[:, 0] = lo + rng.uniform(0.15, 0.85, (m, 2)) * (hi - lo)
-    is_vehicle = np.array([k == "vehicle" for k in kinds])
     heading_angle = np.where(is_vehicle, rng.choice([0.0, np.pi], m), rng.uniform(0, 2 * np.pi, m))
     speed = rng.uniform(0.3, 1.0, m) * cfg.max_speed
     vel = np.stack([np.cos(heading_angle), np.sin(heading_angle)], axis=1) * speed[:, None]
@@ -335,6 +366,23 @@ def _build_motion(cfg: SyntheticConfig, layout: _Layout, rng: np.random.Generato
             vel[flip, axis] *= -1
             target_vel[flip, axis] *= -1
         pos[:, i] = p
+    return pos
+
+
+def _build_motion(cfg: SyntheticConfig, layout: _Layout, rng: np.random.Generator) -> _Motion:
+    h, w, t_len = cfg.height, cfg.width, cfg.num_frames
+    m = cfg.num_targets + cfg.num_distractors
+    kinds = tuple(str(rng.choice(cfg.target_kinds)) for _ in range(m))
+    base = _base_sizes(kinds, cfg, rng)
+    # Smooth sizes: 1 + scale_change * sin(2 pi t / period + phase).
+    t = np.arange(t_len, dtype=np.float64)
+    period = rng.uniform(0.5, 2.0, (m, 1)) * max(t_len, 60)
+    phase = rng.uniform(0, 2 * np.pi, (m, 1))
+    scale = 1.0 + cfg.scale_change * np.sin(2 * np.pi * t[None] / period + phase)
+    sizes = base[:, None, :] * scale[:, :, None]  # (M, T, 2)
+    lo = np.stack([np.zeros(m), np.full(m, layout.horizon) + 0.3 * base[:, 1]], axis=1)
+    hi = np.stack([np.full(m, w), np.full(m, h)], axis=1)
+    pos = _walk(cfg, lo, hi, np.array([k == "vehicle" for k in kinds]), rng)
     # Anchor: centre x, bottom y (feet / wheels on the ground).
     boxes = np.empty((m, t_len, 4))
     boxes[..., 0] = pos[..., 0] - sizes[..., 0] / 2
@@ -347,16 +395,8 @@ def _build_motion(cfg: SyntheticConfig, layout: _Layout, rng: np.random.Generato
     contrast0 = rng.uniform(low, high, m)
     crossover = _crossover_factors(rng, m, t_len, cfg.thermal_crossover)
     appearance = [_object_appearance(kind, rng) for kind in kinds]
-    return _Motion(
-        kinds,
-        boxes,
-        gait,
-        heading,
-        contrast0[:, None] * crossover,
-        crossover,
-        tuple(tir for tir, _ in appearance),
-        tuple(rgb for _, rgb in appearance),
-    )
+    return _Motion(kinds, boxes, gait, heading, contrast0[:, None] * crossover, crossover,
+                   tuple(tir for tir, _ in appearance), tuple(rgb for _, rgb in appearance))
 
 
 def _dropout_events(
