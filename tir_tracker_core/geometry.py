@@ -47,7 +47,8 @@ def box_center(box: Sequence[float]) -> np.ndarray:
     return np.array([box[0] + (box[2] - 1) / 2, box[1] + (box[3] - 1) / 2])
 
 
-def box_from_center(center: Sequence[float], size: Sequence[float]) -> tuple[float, float, float, float]:
+def box_from_center(center: Sequence[float],
+                    size: Sequence[float]) -> tuple[float, float, float, float]:
     """``(x, y, w, h)`` of the box with centre ``center`` (``box_center``'s convention) and
     size ``(w, h)``."""
     return (float(center[0] - (size[0] - 1) / 2), float(center[1] - (size[1] - 1) / 2),

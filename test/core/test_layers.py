@@ -48,7 +48,8 @@ def _imports(source: str, package: str) -> set[str]:
             base = package.split(".") if package else []
             base = base[: len(base) - (node.level - 1)]
             found.add(".".join(base + ([node.module] if node.module else [])))
-        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("tir_tracker_core."):
+        elif (isinstance(node, ast.ImportFrom)
+              and (node.module or "").startswith("tir_tracker_core.")):
             found.add(node.module.removeprefix("tir_tracker_core."))
         elif isinstance(node, ast.Import):
             found |= {a.name.removeprefix("tir_tracker_core.") for a in node.names

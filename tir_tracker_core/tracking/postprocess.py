@@ -27,9 +27,9 @@ import numpy as np
 from ..config import TrackerConfig
 from ..geometry import box_iou
 
-__all__ = ["Candidates", "ScoreGrid", "Step", "frame_step", "change_penalty", "cosine_windows", "decode",
-           "exclusive_assignment", "neighbour_mask", "peak_to_sidelobe", "penalised_score",
-           "place"]
+__all__ = ["Candidates", "ScoreGrid", "Step", "change_penalty", "cosine_windows", "decode",
+           "exclusive_assignment", "frame_step", "neighbour_mask", "peak_to_sidelobe",
+           "penalised_score", "place"]
 
 
 @dataclass(frozen=True, eq=False)
