@@ -292,6 +292,14 @@ def _add_tracker_args(sp: argparse.ArgumentParser, tracker_help: str, out: str,
     sp.add_argument("--threads", type=int, default=None, help="inference threads")
 
 
+def _add_variant_arg(sp: argparse.ArgumentParser) -> None:
+    """``--variant`` of eval / bench: our trackers run again with TrackerConfig overrides."""
+    sp.add_argument("--variant", type=_parse_variant, action="append", default=[],
+                    help="NAME:key=value[,...]: also run each of our --tracker SPECs with "
+                    "these TrackerConfig fields, named 'SPEC-NAME NAME' (repeatable), e.g. "
+                    "off:redetect=false")
+
+
 def _add_backend_args(sp: argparse.ArgumentParser, what: str) -> None:
     """``--backend`` and ``--device``: the same defaults in every subcommand."""
     from .backends.auto import cpu_backend
@@ -302,12 +310,27 @@ def _add_backend_args(sp: argparse.ArgumentParser, what: str) -> None:
     sp.add_argument("--device", default="cpu", help="cpu | cuda | auto (default: %(default)s)")
 
 
-def _resolve_all(specs: list[str], args: argparse.Namespace) -> list:
+def _resolve_all(specs: list[str], args: argparse.Namespace,
+                 base: dict[str, Any] | None = None) -> list:
+    """Each SPEC resolved, followed (ours only) by one tracker per ``--variant``, named
+    ``NAME VARIANT``. ``base``: tracker-config overrides of ours, under the variants'."""
     from .eval.resolve import resolve
+    from .specs import parse_spec
 
     opts = {"threads": args.threads} if getattr(args, "threads", None) else None
-    return [resolve(s, backend=args.backend, device=args.device, backend_options=opts)
-            for s in specs]
+    out = []
+    for s in specs:
+        ours = parse_spec(s, args.backend).is_ours
+        out.append(resolve(s, backend=args.backend, device=args.device, backend_options=opts,
+                           tracker_overrides=base if ours else None))
+        if not ours:
+            continue
+        for name, fields in getattr(args, "variant", None) or []:
+            r = resolve(s, backend=args.backend, device=args.device, backend_options=opts,
+                        tracker_overrides={**(base or {}), **fields})
+            r.name = f"{r.name} {name}"
+            out.append(r)
+    return out
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -338,6 +361,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from .errors import ConfigError
     from .eval.bench import bench
     from .progress import on_terminal
+    from .specs import parse_spec
 
     seqs = load_sequences(Path(args.data))
     seq = seqs[0]
@@ -352,14 +376,19 @@ def cmd_bench(args: argparse.Namespace) -> int:
                           "numbers, e.g. 1,4,16")
     if args.rounds < 1:
         raise ConfigError(f"--rounds {args.rounds} must be at least 1")
-    resolved = _resolve_all(args.tracker, args)
+    # the bench's targets are jittered copies of one object, not distinct objects: the
+    # exclusive-assignment rule would report all but one lost (and time their re-detection),
+    # so it is off unless a --variant sets it
+    base = {"exclusion_iou": 1.0}
+    resolved = _resolve_all(args.tracker, args, base)
     reference = args.reference  # a tracker's name or SPEC; a new SPEC is benchmarked too
     if reference is not None and reference not in {r.name for r in resolved}:
         if reference in args.tracker:
-            reference = resolved[args.tracker.index(reference)].name
+            reference = parse_spec(reference, args.backend).name
         else:
-            resolved += _resolve_all([reference], args)
-            reference = resolved[-1].name
+            added = _resolve_all([reference], args, base)
+            resolved += added
+            reference = added[0].name
     result = bench({r.name: r.multi for r in resolved}, seq, target_counts=counts,
                    out_dir=Path(args.out), reference=reference,
                    max_frames=args.max_frames, warmup=args.warmup, rounds=args.rounds,
@@ -537,13 +566,21 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tir-tracker", description=DESCRIPTION, epilog=EPILOG)
     p.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv debug)")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in (_add_tracking_commands, _add_evaluation_commands, _add_synthetic_commands,
+                _add_probe_command, _add_model_commands, _add_run_commands, _add_export_command):
+        add(sub)
+    return p
 
-    def model_args(sp: argparse.ArgumentParser, specs: str = _MODEL_HELP) -> None:
-        sp.add_argument("--model", default=DEFAULT_MODEL, help=f"{specs} (default: %(default)s)")
-        _add_backend_args(sp, "inference backend")
 
+def _add_model_args(sp: argparse.ArgumentParser, specs: str = _MODEL_HELP) -> None:
+    sp.add_argument("--model", default=DEFAULT_MODEL, help=f"{specs} (default: %(default)s)")
+    _add_backend_args(sp, "inference backend")
+
+
+def _add_tracking_commands(sub: Any) -> None:
+    """``demo`` and ``track``."""
     sp = sub.add_parser("demo", help="track a synthetic thermal sequence with the shipped model")
-    model_args(sp)
+    _add_model_args(sp)
     sp.add_argument("--out", default="out/demo",
                     help="output folder (annotated video, results.json) (default: %(default)s)")
     sp.add_argument("--frames", type=int, default=150,
@@ -561,12 +598,15 @@ def build_parser() -> argparse.ArgumentParser:
                     "16-bit .cptv thermal video")
     sp.add_argument("--box", type=_parse_box, action="append", required=True,
                     help="initial box x,y,w,h on the first frame (repeat for several targets)")
-    model_args(sp, " | ".join(VALID_SPECS) + "; an OpenCV peer runs one tracker per box")
+    _add_model_args(sp, " | ".join(VALID_SPECS) + "; an OpenCV peer runs one tracker per box")
     sp.add_argument("--out", default="out/track",
                     help="output folder (tracks.json, annotated video) (default: %(default)s)")
     sp.add_argument("--no-video", action="store_true", help="do not write the annotated video")
     sp.set_defaults(func=cmd_track)
 
+
+def _add_evaluation_commands(sub: Any) -> None:
+    """``eval`` and ``bench``: several trackers on the same frames."""
     tracker_help = " | ".join(VALID_SPECS) + "; ours take an optional @BACKEND suffix"
     sp = sub.add_parser("eval", help="one-pass evaluation (LSOTB-TIR rules) of several trackers")
     sp.add_argument("data", help="a sequence folder, a folder of sequences (layout detected) "
@@ -576,6 +616,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--gt", type=Path, default=None, metavar="FILE",
                     help="box file of a video file DATA (default: groundtruth.txt beside it)")
     sp.add_argument("--max-frames", type=int, default=None, help="cut sequences (quick checks)")
+    _add_variant_arg(sp)
     sp.set_defaults(func=cmd_eval)
 
     sp = sub.add_parser("bench", help="per-frame latency / FPS for 1, 4, 16 ... targets")
@@ -592,11 +633,15 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--lost", type=int, default=0,
                     help="also run every target count above N with N of its targets lost for "
                          "good (the cost of searching for lost targets; default: 0, none)")
+    _add_variant_arg(sp)
     sp.set_defaults(func=cmd_bench)
 
+
+def _add_synthetic_commands(sub: Any) -> None:
+    """``multitarget`` and ``redetect``: rules measured on synthetic sequences."""
     sp = sub.add_parser("multitarget", help="multi-target rules on synthetic sequences: mean "
                         "success and collapsed tracks, for tracker-config variants")
-    model_args(sp)
+    _add_model_args(sp)
     sp.add_argument("--seeds", type=_parse_seeds, default=_parse_seeds("200-214"),
                     help="synthetic sequence seeds, N or FIRST-LAST (default: 200-214)")
     sp.add_argument("--targets", type=int, default=4, help="targets per sequence (default: 4)")
@@ -609,7 +654,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("redetect", help="re-acquisition of lost targets on synthetic "
                         "sequences where targets vanish and show again elsewhere")
-    model_args(sp)
+    _add_model_args(sp)
     sp.add_argument("--seeds", type=_parse_seeds, default=_parse_seeds("300-305"),
                     help="synthetic sequence seeds, N or FIRST-LAST (default: 300-305)")
     sp.add_argument("--targets", type=int, default=3, help="targets per sequence (default: 3)")
@@ -622,6 +667,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "(repeatable), e.g. off:redetect=false")
     sp.set_defaults(func=cmd_redetect)
 
+
+def _add_probe_command(sub: Any) -> None:
+    """``probe``: the scale-convergence probe on still images."""
     sp = sub.add_parser("probe", help="scale-convergence probe on annotated thermal images "
                         "(does the tracker correct a wrong box size?)")
     sp.add_argument("data", help="annotated thermal stills: COCO JSON (a file, or a folder "
@@ -637,6 +685,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="tracking sequences: probe every N-th annotated frame")
     sp.set_defaults(func=cmd_probe)
 
+
+def _add_model_commands(sub: Any) -> None:
+    """``info`` and ``import-nanotrack``."""
     sp = sub.add_parser("info", help="print a model's config, parameters and MACs")
     sp.add_argument("model", help=_MODEL_HELP)
     sp.set_defaults(func=cmd_info)
@@ -647,6 +698,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", required=True, help="output .safetensors path")
     sp.set_defaults(func=cmd_import)
 
+
+def _add_run_commands(sub: Any) -> None:
+    """``train`` and ``distill`` (resumable runs)."""
     sp = sub.add_parser(
         "train", help="train a Siamese tracker on thermal sequences",
         description="Supervised Siamese training (template/search pairs, anchor-free labels). "
@@ -664,6 +718,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_args(sp)
     sp.set_defaults(func=cmd_distill)
 
+
+def _add_export_command(sub: Any) -> None:
+    """``export``: ONNX graphs."""
     from .backends.export import DEFAULT_OPSET, default_cache_dir
 
     sp = sub.add_parser(
@@ -683,7 +740,6 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--no-verify", action="store_true", help="skip the parity run")
     sp.add_argument("--force", action="store_true", help="export even if the folder is current")
     sp.set_defaults(func=cmd_export)
-    return p
 
 
 def _missing_dirs(path: Path) -> list[Path]:

@@ -161,7 +161,7 @@ class TrackerConfig:
                 "sidelobe ratio is this share of the way from lost_psr to the median of the "
                 "target's last tracked frames, on a log scale (0: lost_psr)",
         "range": (0.0, 1.0)})
-    redetect_confirm: int = field(default=3, metadata={
+    redetect_confirm: int = field(default=5, metadata={
         "help": "consecutive frames passing the lost test (lost_threshold, lost_psr) before "
                 "a lost target is tracked again (with redetect on)", "range": (1, 1000)})
 

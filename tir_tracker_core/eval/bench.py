@@ -92,12 +92,12 @@ class BenchResult:
         peak_rss_mb: process peak RSS after the run (monotonic over the process lifetime).
         rss_increase_mb: largest RSS growth during the run over the value before the tracker
             was built, or ``None`` where the current RSS cannot be read.
-        lost_targets: targets of the run started on a pattern the video does not hold, so
-            that they are lost and stay lost (``bench(lost=...)``: the cost of searching for
-            lost targets); 0 for a run with every target on the object.
+        lost_targets: targets of the run that vanish for good after a few frames
+            (``bench(lost=...)``, ``lost_targets``: the cost of searching for lost
+            targets); 0 for a run with every target on the object.
         lost_per_frame: targets the tracker reported lost, on average over the timed
-            frames, ``None`` when its tracks carry no lost state (a lost run whose lost
-            targets drift onto clutter instead shows fewer than ``lost_targets``).
+            frames, ``None`` when its tracks carry no lost state (a little under
+            ``lost_targets`` when the tracker's patience runs past the warm-up).
     """
 
     tracker: str
@@ -237,14 +237,13 @@ def _bench_one(
     boxes: np.ndarray,
     warmup: int,
     run: _Run,
-    first: np.ndarray | None = None,
 ) -> None:
-    """Time a fresh tracker on ``frames`` (initialised on ``first``, by default
-    ``frames[0]``); appends its timings to ``run``."""
+    """Time a fresh tracker on ``frames`` (initialised on the first); appends its timings
+    to ``run``."""
     rss_before = _current_rss_mb()
     tracker = factory()
     start = time.perf_counter_ns()
-    tracker.init(frames[0] if first is None else first, [tuple(b) for b in boxes])
+    tracker.init(frames[0], [tuple(b) for b in boxes])
     run.init_ms.append((time.perf_counter_ns() - start) / 1e6)
     rss_max = rss_before
     for index, frame in enumerate(frames[1:]):
@@ -315,9 +314,10 @@ def bench(
             rounds, so a slow spell of a shared machine falls on every run alike instead of
             on one. ``init_ms`` is the median over the rounds.
         lost: when > 0, every target count above it is also run with ``lost`` of its
-            targets lost for good: they are started on a checkerboard pasted into a copy of
-            the first frame, away from the ground-truth box, which no later frame holds
-            (a tracker that searches for lost targets pays for it in these runs).
+            targets lost for good (``lost_targets``): started on a checkerboard in an image
+            corner that vanishes after ``LOST_SHOWN`` frames, its surroundings emptied, so
+            that every tracker reports them lost after its patience (a tracker that searches
+            for lost targets pays for it in these runs; ``lost_per_frame`` shows it).
     """
     counts = _check_bench_args(trackers, sequence, target_counts, warmup, max_frames,
                                reference, rounds)
@@ -400,45 +400,86 @@ def _time_runs(
     """Time every (tracker, target count) run ``rounds`` times, interleaved."""
     height, width = frames[0].shape[:2]
     timings = {run: _Run([], []) for run in runs}
+    scenes: dict[tuple[int, int], tuple[list[np.ndarray], np.ndarray]] = {}  # lost runs
     order = [run for _ in range(rounds) for run in runs]
     with bar(total=len(order) * (len(frames) - 1), unit="frame", enabled=progress) as shown:
         for k, (name, n, lost) in enumerate(order, start=1):
             shown.set_description(f"run {k}/{len(order)} {name} x{n}"
                                   + (f" ({lost} lost)" if lost else ""))
             boxes = replicate_boxes(box, n, width, height)
-            first = None
+            run_frames = frames
             if lost:
-                first, boxes = lost_targets(frames[0], boxes, lost)
-            _bench_one(trackers[name], frames, boxes, warmup, timings[(name, n, lost)], first)
+                if (n, lost) not in scenes:
+                    scenes[(n, lost)] = lost_targets(frames, boxes, lost)
+                run_frames, boxes = scenes[(n, lost)]
+            _bench_one(trackers[name], run_frames, boxes, warmup, timings[(name, n, lost)])
             shown.update(len(frames) - 1)
             logger.debug("bench %s x%d (%d lost): %.2f ms/frame so far", name, n, lost,
                          float(np.mean(timings[(name, n, lost)].latencies)))
     return timings
 
 
-def lost_targets(frame: np.ndarray, boxes: np.ndarray,
-                 lost: int) -> tuple[np.ndarray, np.ndarray]:
-    """A copy of ``frame`` and ``boxes`` where the last ``lost`` boxes are moved to the
-    image corners (in turn, away from the others) and filled with a checkerboard of the
-    frame's darkest and brightest values: targets started there find nothing like their
-    template in the video's later frames, so they are lost and stay lost."""
-    first, boxes = frame.copy(), boxes.copy()
-    height, width = frame.shape[:2]
-    low, high = frame.min(), frame.max()
-    for k in range(len(boxes) - lost, len(boxes)):
-        w, h = boxes[k, 2:]
-        corner = (len(boxes) - 1 - k) % 4
-        x = 2.0 if corner in (0, 3) else width - w - 2.0
-        y = 2.0 if corner in (0, 1) else height - h - 2.0
-        boxes[k, :2] = max(x, 0.0), max(y, 0.0)
-        x0, y0 = int(boxes[k, 0]), int(boxes[k, 1])
-        yy, xx = np.mgrid[0:int(np.ceil(h)), 0:int(np.ceil(w))]
-        cell = max(2, int(min(w, h)) // 4)
-        board = np.where(((yy // cell) + (xx // cell)) % 2 == 0, low, high)
-        region = first[y0:y0 + board.shape[0], x0:x0 + board.shape[1]]
-        board = board[:region.shape[0], :region.shape[1]]
-        region[...] = board[..., None] if region.ndim == 3 else board
-    return first, boxes
+LOST_SHOWN = 3
+"""Frames (the first included) that show a lost target's pattern before it vanishes: the
+tracker sees it well for a couple of updates, as it would a real target."""
+
+LOST_MARGIN = 2.5
+"""The region emptied around a lost target's box, in box sides on each side: more than half
+a search window (about two box sides at the usual context) plus room to drift."""
+
+
+def lost_targets(frames: list[np.ndarray], boxes: np.ndarray, lost: int,
+                 shown: int = LOST_SHOWN) -> tuple[list[np.ndarray], np.ndarray]:
+    """Frames and boxes of a run whose last ``lost`` targets vanish for good.
+
+    Each lost box is half the size of the first box (at least 8 px a side) and moved to a
+    corner of the image, the corners farthest from ``boxes[0]`` first. Its region is filled
+    with a checkerboard of the first frame's darkest and brightest values in the first
+    ``shown`` frames; in every later frame the box grown by ``LOST_MARGIN`` box sides on each
+    side is filled with the first frame's mean instead (the crop padding colour), so the
+    target is gone and nothing lies within its search window: any tracker's lost test fires
+    after its patience, whatever the model, and the lost target cannot drift onto clutter.
+    Returns new frames (read-only; the unchanged later frames are shared) and boxes.
+    """
+    out, boxes = [f for f in frames], boxes.copy()
+    first = frames[0]
+    height, width = first.shape[:2]
+    low, high = first.min(), first.max()
+    w, h = (max(min(8.0, s), s / 2) for s in boxes[0, 2:])
+    middle = boxes[0, :2] + boxes[0, 2:] / 2
+    corners = [(2.0, 2.0), (width - w - 2.0, 2.0), (width - w - 2.0, height - h - 2.0),
+               (2.0, height - h - 2.0)]
+    corners.sort(key=lambda c: -float(np.hypot(c[0] + w / 2 - middle[0],
+                                                c[1] + h / 2 - middle[1])))
+    yy, xx = np.mgrid[0:int(np.ceil(h)), 0:int(np.ceil(w))]
+    cell = max(2, int(min(w, h)) // 4)
+    board = np.where(((yy // cell) + (xx // cell)) % 2 == 0, low, high)
+    margin = LOST_MARGIN * max(w, h)
+    regions = []
+    for n, k in enumerate(range(len(boxes) - lost, len(boxes))):
+        x, y = corners[n % 4]
+        boxes[k] = max(x, 0.0), max(y, 0.0), min(w, width), min(h, height)
+        regions.append(boxes[k].copy())
+    if shown < 1:
+        raise ValueError(f"shown must be >= 1 (the first frame), got {shown}")
+    fill = None
+    for i in range(len(frames)):
+        frame = frames[i].copy()
+        if i == shown:  # the mean of the first frame as the tracker was started on it
+            fill = out[0].reshape(height, width, -1).mean((0, 1)).round().astype(first.dtype)
+            fill = fill if first.ndim == 3 else fill[0]
+        for x, y, bw, bh in regions:
+            if i < shown:
+                x0, y0 = int(x), int(y)
+                region = frame[y0:y0 + board.shape[0], x0:x0 + board.shape[1]]
+                patch = board[:region.shape[0], :region.shape[1]]
+                region[...] = patch[..., None] if region.ndim == 3 else patch
+            else:
+                x0, y0 = max(int(x - margin), 0), max(int(y - margin), 0)
+                frame[y0:int(np.ceil(y + bh + margin)), x0:int(np.ceil(x + bw + margin))] = fill
+        frame.setflags(write=False)
+        out[i] = frame
+    return out, boxes
 
 
 def _with_reference(results: list[BenchResult], reference: str | None) -> list[BenchResult]:
