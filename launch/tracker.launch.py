@@ -8,9 +8,11 @@ Arguments: image (input topic, remapped onto the node's relative `image`, so the
 follows the namespace), params_file (model, device and every other parameter; its top key
 `/**` matches any node name and namespace), name, namespace, autostart (true: the lifecycle
 node configures and activates itself; false: it waits in `unconfigured` for
-`~/change_state`), log_level, fastdds_profile (Fast DDS XML profile, default
+`~/change_state`), use_sim_time (time from /clock: bag replay), log_level,
+fastdds_profile (Fast DDS XML profile, default
 config/fastdds_shm.xml; pass your own to replace it). launch/two_cameras.launch.py includes
-this file once per camera.
+this file once per camera. SIGTERM to the launch process (systemd, docker stop) shuts it down
+as SIGINT does (tir_tracker_ros.launch_signals): the nodes get SIGINT, exit code 0.
 Without the ROS command line the same node runs as
     tir-tracker-node --ros-args --params-file config/tracker.yaml -r image:=/camera/image
 """
@@ -19,16 +21,19 @@ import os
 
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, SetEnvironmentVariable
+from launch.actions import DeclareLaunchArgument, OpaqueFunction, SetEnvironmentVariable
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
+from tir_tracker_ros.launch_signals import stop_on_sigterm
 
 
 def generate_launch_description() -> LaunchDescription:
     share = get_package_share_directory("tir_tracker_ros")
     arg = LaunchConfiguration
     return LaunchDescription([
+        # SIGTERM (systemd, docker stop) stops the launch like Ctrl-C: exit 0, nodes stopped
+        OpaqueFunction(function=stop_on_sigterm),
         DeclareLaunchArgument("image", default_value="image",
                               description="input sensor_msgs/Image topic (relative: in the "
                                           "namespace)"),
@@ -40,6 +45,9 @@ def generate_launch_description() -> LaunchDescription:
         DeclareLaunchArgument("autostart", default_value="true",
                               description="configure and activate the lifecycle node at "
                                           "start"),
+        DeclareLaunchArgument("use_sim_time", default_value="false",
+                              description="take time from /clock (bag replay: `ros2 bag "
+                                          "play --clock`, `tir-tracker-bag replay`)"),
         DeclareLaunchArgument("log_level", default_value="info",
                               description="debug, info, warn, error"),
         DeclareLaunchArgument("fastdds_profile",
@@ -55,7 +63,9 @@ def generate_launch_description() -> LaunchDescription:
             name=arg("name"),
             namespace=arg("namespace"),
             parameters=[arg("params_file"),
-                        {"autostart": ParameterValue(arg("autostart"), value_type=bool)}],
+                        {"autostart": ParameterValue(arg("autostart"), value_type=bool),
+                         "use_sim_time": ParameterValue(arg("use_sim_time"),
+                                                        value_type=bool)}],
             remappings=[("image", arg("image"))],
             arguments=["--ros-args", "--log-level", arg("log_level")],
             output="screen",

@@ -25,6 +25,8 @@ def generate_launch_description() -> LaunchDescription:
                               default_value=os.path.join(share, "config", "tracker.yaml"),
                               description="parameter file of both nodes (top key /**)"),
         DeclareLaunchArgument("autostart", default_value="true"),
+        DeclareLaunchArgument("use_sim_time", default_value="false",
+                              description="both nodes take time from /clock (bag replay)"),
     ]
     for side in ("left", "right"):
         actions.append(DeclareLaunchArgument(f"{side}_image", default_value="image",
@@ -34,5 +36,6 @@ def generate_launch_description() -> LaunchDescription:
             launch_arguments={"namespace": side,
                               "image": LaunchConfiguration(f"{side}_image"),
                               "params_file": LaunchConfiguration("params_file"),
-                              "autostart": LaunchConfiguration("autostart")}.items())]))
+                              "autostart": LaunchConfiguration("autostart"),
+                              "use_sim_time": LaunchConfiguration("use_sim_time")}.items())]))
     return LaunchDescription(actions)

@@ -59,6 +59,7 @@ class Snapshot:
     targets: int
     tracked: int
     lost: int
+    reacquisitions: int = 0  # lost targets tracked again (same id), over the node's life
 
 
 class FrameStats:
@@ -93,6 +94,7 @@ class FrameStats:
         self._last_rejection = ""
         self._last_request_error = ""
         self._targets = (0, 0, 0)
+        self._reacquisitions = 0
 
     def received(self, stamp_ns: int = 0) -> int:
         """An image taken with header stamp ``stamp_ns`` (0: unstamped); returns the number
@@ -136,14 +138,17 @@ class FrameStats:
             self._last_request_error = reason
 
     def processed(self, latency: float | None, processing: float, targets: int,
-                  tracked: int, lost: int) -> None:
+                  tracked: int, lost: int, reacquisitions: int | None = None) -> None:
         """One frame done: latency (image stamp -> publication, s; None when the image had
-        no stamp) and processing time (received -> published, s)."""
+        no stamp) and processing time (received -> published, s); ``reacquisitions``: the
+        total of lost targets tracked again so far (None: unchanged)."""
         now = self._clock()
         with self._lock:
             self.totals["processed"] += 1
             self._processed.append((now, latency, processing))
             self._targets = (targets, tracked, lost)
+            if reacquisitions is not None:
+                self._reacquisitions = reacquisitions
             self._trim(now)
 
     def _count(self, key: str, events: deque) -> None:
@@ -195,6 +200,7 @@ class FrameStats:
                 targets=self._targets[0],
                 tracked=self._targets[1],
                 lost=self._targets[2],
+                reacquisitions=self._reacquisitions,
             )
 
 
@@ -278,6 +284,7 @@ def _tracking_status(prefix: str, s: Snapshot, m: ModelStatus, limits: Limits) -
         "targets": str(s.targets),
         "targets_tracked": str(s.tracked),
         "targets_lost": str(s.lost),
+        "reacquisitions": str(s.reacquisitions),
         "backend": m.backend,
         "device": m.device,
     }
@@ -294,7 +301,7 @@ def _tracking_status(prefix: str, s: Snapshot, m: ModelStatus, limits: Limits) -
         problems.append(f"latency p50 {s.latency_ms[0]:.0f} ms above "
                         f"{limits.max_latency_ms:g} ms")
     summary = (f"{s.processing_fps:.1f} FPS, {s.targets} target(s) "
-               f"({s.tracked} tracked, {s.lost} lost)")
+               f"({s.tracked} tracked, {s.lost} lost), {s.reacquisitions} re-acquired")
     if problems:
         return Status(WARN, name, "; ".join(problems) + f"; {summary}", values)
     return Status(OK, name, summary, values)

@@ -178,6 +178,9 @@ class TrackerNode(LifecycleNode):
         # are never reused within a run although a new core Tracker counts from 1 again.
         self._id_offset = 0
         self._max_id = 0
+        # Re-acquisitions of trackers replaced or dropped before (a rebuilt core Tracker
+        # counts from 0 again); the diagnostics report this plus the running tracker's.
+        self._reacquired_before = 0
         self._retry_timer: Any = None
         self._autostart_failed = False
         self._image_sub: Any = None
@@ -275,6 +278,7 @@ class TrackerNode(LifecycleNode):
         self._tracks_pub = self._detections_pub = self._debug_pub = None
         if self._tracker is not None:
             self._id_offset = self._max_id
+            self._reacquired_before += self._tracker.reacquisitions
         self._tracker = None
         self._recent.clear()
         self._model = replace(self._model, loaded=False, error="")
@@ -374,6 +378,7 @@ class TrackerNode(LifecycleNode):
         replaced = self._tracker is not None and self._tracker.num_targets
         if self._tracker is not None:
             self._id_offset = self._max_id  # the new tracker's ids start above every old one
+            self._reacquired_before += self._tracker.reacquisitions
         self._tracker = tracker
         self._model = ModelStatus(spec["model"], tracker.backend_name, tracker.device,
                                   loaded=True, failures=self._model.failures)
@@ -433,7 +438,8 @@ class TrackerNode(LifecycleNode):
         latency = (now_ns - frame.stamp_ns) * 1e-9 if frame.stamp_ns else None
         lost = sum(t.lost for t in tracks)
         self._stats.processed(latency, time.monotonic() - frame.received, tracker.num_targets,
-                              len(tracks) - lost, lost)
+                              len(tracks) - lost, lost,
+                              self._reacquired_before + tracker.reacquisitions)
         if self._publish_debug and self._debug_pub.get_subscription_count():
             shown = [replace(t, id=t.id + offset) for t in tracks]
             debug = conv.fill_image(Image(header=frame.header),

@@ -4,6 +4,7 @@
     python actors.py client track --frames N --out result.json
     python actors.py client bad-inputs --corrupt-model FILE --good-model SPEC --out result.json
     python actors.py client params --names a b --out result.json
+    python actors.py client reacquire --frames 50 --out result.json
 
 ``camera`` publishes a synthetic 640x512 mono16 sequence on /image and its ground truth
 (tir_tracker_ros/TrackArray, same stamp) on /camera/ground_truth; it shows the first frame
@@ -403,6 +404,54 @@ def client_lifecycle(c: Client, args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+def vanishing_box(frames: int, hidden: range, jump: int = 40,
+                  seed: int = 3) -> list[np.ndarray]:
+    """A warm 40x30 rectangle moving right over a noisy 320x256 mono16 background, absent
+    on the ``hidden`` frames and ``jump`` px further on after them (frame 0: 100, 100)."""
+    rng = np.random.default_rng(seed)
+    background = (7500 + rng.normal(0, 40, (256, 320))).astype(np.uint16)
+    out = []
+    for i in range(frames):
+        frame = background.copy()
+        if i not in hidden:
+            x = 100 + i + (jump if i >= hidden.stop else 0)
+            frame[100:130, x:x + 40] = 9000
+        out.append(frame)
+    return out
+
+
+def client_reacquire(c: Client, args: argparse.Namespace) -> dict[str, Any]:
+    """Feed a target that vanishes and shows again, one frame at a time (the next image goes
+    out once the node has published the tracks of the previous one: no frame is dropped,
+    whatever the machine's load); report each frame's track states and the diagnostics."""
+    frames = vanishing_box(args.frames, range(10, 25))
+    publisher = c.node.create_publisher(Image, args.image, SENSOR_QOS)
+    c.set_targets.wait_for_service(timeout_sec=60)
+    wait_for(lambda: publisher.get_subscription_count() >= 1, 60, "the image subscription")
+
+    def show(i: int) -> TrackArray:
+        msg = _image(frames[i], "mono16")
+        stamp = conv.stamp_to_ns(msg.header.stamp)
+        for _ in range(100):  # best effort: send again until the node answers
+            publisher.publish(msg)
+            deadline = time.monotonic() + 0.5
+            while stamp not in c.tracks and time.monotonic() < deadline:
+                time.sleep(0.002)
+            if stamp in c.tracks:
+                return c.tracks[stamp][1]
+        raise TimeoutError(f"no tracks for frame {i}")
+
+    show(0)
+    out: dict[str, Any] = {"set_targets": c.targets([(100.0, 100.0, 40.0, 30.0)])}
+    out["frames"] = []
+    for i in range(1, len(frames)):
+        tracks = show(i).tracks
+        out["frames"].append([{"id": t.id, "state": t.state, "x": t.box.x, "y": t.box.y}
+                              for t in tracks])
+    out["diagnostics"] = c.next_diagnostics()
+    return out
+
+
 def client_params(c: Client, args: argparse.Namespace) -> dict[str, Any]:
     c.get_params.wait_for_service(timeout_sec=60)
     values = c.call(c.get_params, GetParameters.Request(names=args.names)).values
@@ -425,7 +474,8 @@ def main() -> int:
     cam.add_argument("--no-gt-wait", action="store_true",
                      help="start without a ground-truth subscriber")
     cli = sub.add_parser("client")
-    cli.add_argument("scenario", choices=["track", "bad-inputs", "params", "lifecycle"])
+    cli.add_argument("scenario", choices=["track", "bad-inputs", "params", "lifecycle",
+                                          "reacquire"])
     cli.add_argument("--image", default=IMAGE_TOPIC)
     cli.add_argument("--node", default="/tir_tracker")
     cli.add_argument("--frames", type=int, default=150)
@@ -439,7 +489,8 @@ def main() -> int:
     c = Client(args.node)
     try:
         scenario = {"track": client_track, "bad-inputs": client_bad_inputs,
-                    "params": client_params, "lifecycle": client_lifecycle}[args.scenario]
+                    "params": client_params, "lifecycle": client_lifecycle,
+                    "reacquire": client_reacquire}[args.scenario]
         result = scenario(c, args)
     finally:
         c.close()

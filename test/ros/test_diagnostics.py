@@ -55,7 +55,14 @@ def test_rates_latency_and_counts():
     assert got["input"].level == OK and got["tracking"].level == OK and got["model"].level == OK
     assert float(got["tracking"].values["processing_fps"]) == pytest.approx(30, rel=0.05)
     assert got["tracking"].values["targets_lost"] == "1"
-    assert got["tracking"].message.endswith("FPS, 2 target(s) (1 tracked, 1 lost)")
+    assert got["tracking"].message.endswith("FPS, 2 target(s) (1 tracked, 1 lost), "
+                                            "0 re-acquired")
+    assert got["tracking"].values["reacquisitions"] == "0"
+    stats.processed(0.02, 0.01, targets=2, tracked=2, lost=0, reacquisitions=3)
+    stats.processed(0.02, 0.01, targets=2, tracked=2, lost=0)  # None: unchanged
+    got = _levels(stats.snapshot())
+    assert got["tracking"].values["reacquisitions"] == "3"  # lost targets tracked again
+    assert got["tracking"].message.endswith("(2 tracked, 0 lost), 3 re-acquired")
 
 
 def test_drops_and_rejections_warn_with_reason():

@@ -137,8 +137,10 @@ def test_lifecycle_without_autostart_and_vision_msgs_output(launch_env, procs, t
     assert r["tracks_after_deactivate"] == 0
     assert r["cleanup"] and r["after_cleanup"] == "unconfigured"
     assert status(r["diagnostics"], "model")["values"]["lifecycle_state"] == "unconfigured"
-    # SIGINT to the launch process only (as `kill -INT`): it stops the node, exit 0
-    launch.send_signal(signal.SIGINT)
+    # SIGTERM to the launch process only (`docker stop` of a container whose PID 1 is
+    # `ros2 launch`): shut down as on SIGINT, the node stops cleanly, exit 0
+    launch.send_signal(signal.SIGTERM)
     assert procs.wait(launch, 60) == 0, procs.log(launch)
     _assert_clean(procs.log(launch))
+    assert "SIGTERM received: shutting down" in procs.log(launch)
     assert "process has finished cleanly" in procs.log(launch)
