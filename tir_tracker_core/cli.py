@@ -330,7 +330,33 @@ def _resolve_all(specs: list[str], args: argparse.Namespace,
                         tracker_overrides={**(base or {}), **fields})
             r.name = f"{r.name} {name}"
             out.append(r)
+    _tell_apart(out, specs)
     return out
+
+
+def _tell_apart(resolved: list, specs: list[str]) -> None:
+    """Checkpoints of one file name in different folders (``runs/a/final.safetensors``,
+    ``runs/b/final.safetensors``) get their folder in their name, so no result overwrites
+    another; names still equal after that are an error."""
+    from .errors import ConfigError
+
+    folder = {}
+    for s in specs:
+        path = Path(s.partition("@")[0].removeprefix("nanotrack:"))
+        folder[s] = path.parent.name if path.suffix else ""
+    names = [r.name for r in resolved]
+    for r in resolved:
+        if names.count(r.name) > 1:
+            spec = next((s for s in specs if r.name.startswith(Path(
+                s.partition("@")[0].removeprefix("nanotrack:")).stem)), None)
+            if spec is not None and folder.get(spec):
+                r.name = f"{folder[spec]}/{r.name}"
+                specs = [x for x in specs if x != spec]
+    names = [r.name for r in resolved]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ConfigError(f"trackers {twice} would share one name in the results; give each "
+                          "--tracker a different file name or folder")
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -567,9 +593,90 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv debug)")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in (_add_tracking_commands, _add_evaluation_commands, _add_synthetic_commands,
-                _add_probe_command, _add_model_commands, _add_run_commands, _add_export_command):
+                _add_tune_command, _add_probe_command, _add_model_commands, _add_run_commands,
+                _add_export_command):
         add(sub)
     return p
+
+
+def _parse_grid(items: list[str]) -> dict[str, list[Any]]:
+    import yaml
+
+    grid = {}
+    for it in items:
+        k, _, vals = it.partition("=")
+        grid[k.strip()] = [yaml.safe_load(v) for v in vals.split(",")]
+    return grid
+
+
+def cmd_tune(args: argparse.Namespace) -> int:
+    from .config import to_dict
+    from .data.benchmarks import load_sequences
+    from .errors import ConfigError
+    from .eval.tune import (DEFAULT_EXTRA, DEFAULT_GRID, cached_sequences, grid_configs,
+                            setting_name, tune, write_tuned_checkpoint)
+    from .progress import on_terminal
+    from .specs import load_model, model_spec
+
+    grid = _parse_grid(args.grid) if args.grid else DEFAULT_GRID
+    extra = ([fields for _, fields in args.extra] if args.extra
+             else ([] if args.grid else DEFAULT_EXTRA))
+    seqs = cached_sequences(load_sequences(Path(args.data)))
+    results = []
+    for model in args.model or [DEFAULT_MODEL]:
+        _, tcfg, _, _ = load_model(model_spec(model, args.backend))
+        settings = grid_configs(grid, extra, to_dict(tcfg))
+        if len(settings) > args.max_settings:
+            raise ConfigError(f"{len(settings)} settings exceed --max-settings "
+                              f"{args.max_settings}; shrink --grid or raise --max-settings")
+        res = tune(model, seqs, settings, args.backend, args.threads, on_terminal())
+        print(res.markdown(), flush=True)
+        results.append(res)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "tune.json").write_text(json.dumps([r.to_dict() for r in results], indent=2))
+    (out / "tune.md").write_text("\n".join(r.markdown() for r in results))
+    if args.write_tuned:
+        if len(results) != 1:
+            raise ConfigError("--write-tuned needs exactly one --model")
+        best = results[0].settings[results[0].best_overall()]
+        path = write_tuned_checkpoint(results[0].model, best, args.write_tuned, results[0])
+        print(f"tuned checkpoint ({setting_name(best)}): {path}")
+    print(f"results: {out / 'tune.json'}")
+    return 0
+
+
+def _add_tune_command(sub: Any) -> None:
+    """``tune``: leave-one-sequence-out search of tracker settings."""
+    sp = sub.add_parser(
+        "tune", help="leave-one-sequence-out search of tracker settings",
+        description="Each held-out sequence gets the setting with the best mean success over "
+                    "the other sequences; its held-out success is printed beside the model's "
+                    "own setting, with the spread over folds.")
+    sp.add_argument("data", help="a folder of sequences (any eval layout), e.g. a dev suite")
+    sp.add_argument("--model", action="append", default=None,
+                    help=f"model SPEC of ours, repeatable ({_MODEL_HELP}; default: default)")
+    sp.add_argument("--grid", action="append", default=None, metavar="KEY=V1,V2,...",
+                    help="a TrackerConfig field and its values, full factorial over every "
+                         "--grid (default: penalty_k, window_influence, lr: 27 settings)")
+    sp.add_argument("--extra", type=_parse_variant, action="append", default=None,
+                    metavar="NAME:K=V[,K=V]", help="one more setting beside the grid "
+                    "(default: min_size=10, context_amount=0.45, context_amount=0.55)")
+    sp.add_argument("--max-settings", type=int, default=30,
+                    help="refuse grids larger than this (default: %(default)s)")
+    from .backends.auto import cpu_backend
+
+    sp.add_argument("--backend", default=cpu_backend(),
+                    help="inference backend on the CPU: torch | onnxruntime (default: "
+                         "%(default)s, the fastest installed)")
+    sp.add_argument("--threads", type=int, default=1,
+                    help="inference threads per tracker (default: %(default)s)")
+    sp.add_argument("--out", default="out/tune",
+                    help="output folder (tune.json, tune.md) (default: %(default)s)")
+    sp.add_argument("--write-tuned", type=Path, default=None, metavar="OUT.safetensors",
+                    help="(one checkpoint model) write a copy carrying the setting best on all "
+                         "sequences as its tracker config")
+    sp.set_defaults(func=cmd_tune)
 
 
 def _add_model_args(sp: argparse.ArgumentParser, specs: str = _MODEL_HELP) -> None:

@@ -248,3 +248,35 @@ def test_bench_and_multitarget_show_progress_on_a_terminal(seq_dir, tmp_path, ca
     assert "run 1/2 opencv:kcf x1" in capsys.readouterr().err
     assert main(["multitarget", "--seeds", "1", "--frames", "5", "--targets", "2"]) == 0
     assert "variant 1/1 model's config, sequence 1/1" in capsys.readouterr().err
+
+
+def test_tune_leave_one_sequence_out(tmp_path, capsys):
+    suite = tmp_path / "suite"
+    for seed in (3, 4, 5):
+        seq = generate_sequence(SyntheticConfig(seed=seed, num_frames=10, height=96, width=128))
+        write_sequence(seq, suite / f"syn_{seed}", layout="otb", modality="tir")
+    out = tmp_path / "tune"
+    assert main(["tune", str(suite), "--grid", "lr=0.2,0.385", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "held-out" in printed and printed.count("| syn_") >= 3
+    folds = json.loads((out / "tune.json").read_text())[0]
+    assert folds["model"] == "default" and len(folds["settings"]) == 2
+    with pytest.raises(SystemExit):  # a malformed --extra is an argparse error (exit 2)
+        main(["tune", str(suite), "--extra", "no-colon"])
+
+
+def test_eval_tells_apart_two_checkpoints_of_one_file_name(tmp_path, capsys):
+    from tir_tracker_core.specs import default_checkpoint_path
+
+    for run in ("a", "b"):
+        (tmp_path / run).mkdir()
+        for suffix in (".safetensors", ".json"):
+            src = default_checkpoint_path().with_suffix(suffix)
+            (tmp_path / run / f"final{suffix}").write_bytes(src.read_bytes())
+    seq = generate_sequence(SyntheticConfig(seed=3, num_frames=6, height=96, width=128))
+    data = write_sequence(seq, tmp_path / "syn", layout="otb", modality="tir")
+    out = tmp_path / "eval"
+    assert main(["eval", str(data), "--tracker", str(tmp_path / "a" / "final.safetensors"),
+                 "--tracker", str(tmp_path / "b" / "final.safetensors"), "--out", str(out)]) == 0
+    names = list(json.loads((out / "results.json").read_text())["trackers"])
+    assert len(names) == 2 and len(set(names)) == 2, names

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from ..config import from_dict, load_yaml, parse_override
+from ..config import from_dict, load_yaml, parse_override, to_dict
 from ..errors import ConfigError
 
 
@@ -46,14 +46,23 @@ class DataSource:
       - ``sequences``: a benchmark folder read by ``data.load_sequences`` (OTB, LSOTB-TIR,
         PTB-TIR, VOT, pysot JSON).
       - ``paired``: paired RGB-T data read by ``data.load_paired`` (LLVIP, RGBT234, LasHeR, GTOT).
+      - ``detections``: labelled still thermal images read by ``data.stills.load_detections``
+        (HIT-UAV / COCO JSON, YOLO, Pascal VOC, LLVIP ``infrared/`` + ``Annotations/``): every
+        box of at least ``sampler.min_box_size`` px whose class is not in ``classes_ignored``
+        (nor in ``data.stills.IGNORED_CLASSES``, e.g. DontCare) is a one-frame clip, so the
+        template and the search crop come from the same still with different jitter (static
+        pairs). ``classes`` keeps only those classes (empty = all).
     ``modality``: which images of paired / synthetic data a single-modality trainer uses.
     ``weight``: relative sampling probability of this source.
     ``max_items``: use at most this many sequences / images (0 = all).
     ``downscale``: still images (LLVIP) are read at 1/2, 1/4 or 1/8 size (JPEG reduced
     decoding: several times faster for 1280x1024 images; boxes scaled to match).
+    ``augment``: sampler settings (any ``SamplerConfig`` field) that replace the global ones for
+    the pairs whose template comes from this source, e.g. stronger jitter for static pairs of
+    still images: ``{search_scale: 0.3, thermal_agc: 0.5, invert: 0.2}``.
     """
 
-    kind: Literal["synthetic", "sequences", "paired"] = "synthetic"
+    kind: Literal["synthetic", "sequences", "paired", "detections"] = "synthetic"
     path: str = ""
     weight: float = 1.0
     modality: Literal["tir", "rgb"] = "tir"
@@ -66,6 +75,9 @@ class DataSource:
     options: dict[str, Any] = field(default_factory=dict)
     max_items: int = 0
     downscale: Literal[1, 2, 4, 8] = 1
+    classes: tuple[str, ...] = ()
+    classes_ignored: tuple[str, ...] = ()
+    augment: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -86,6 +98,12 @@ class SamplerConfig:
     ``visible_as_thermal`` (distillation only): the probability that a pair's thermal crops
     are replaced by its visible ones, so that on those pairs the student sees what the
     teacher sees (plain compression distillation, no modality gap; 0 = off).
+    ``invert``: the probability that a pair's thermal crops are inverted (``255 - v``, white-hot
+    <-> black-hot; both crops). ``crossover``: the probability of thermal crossover on the
+    search crop only: the target's contrast against the crop's mean is multiplied by a factor in
+    ``[-1, 0.3]`` inside a soft ellipse over the target box (the target fades into, or turns
+    colder than, its background while the template keeps the old look). Both use a random
+    stream of their own, so runs without them draw exactly the samples they drew before.
     """
 
     frame_gap: int = 50
@@ -100,6 +118,8 @@ class SamplerConfig:
     aspect: float = 0.0
     thermal_agc: float = 0.0
     visible_as_thermal: float = 0.0
+    invert: float = 0.0
+    crossover: float = 0.0
     negative: float = 0.1
     context_amount: float = 0.5
     min_box_size: float = 4.0  # boxes smaller than this (pixels) are never sampled
@@ -206,10 +226,19 @@ def validate_common(optim: OptimConfig, data: tuple[DataSource, ...], log: LogCo
             raise ConfigError(f"{where}.data[{i}].weight must be > 0")
         if src.kind == "synthetic" and src.count < 1:
             raise ConfigError(f"{where}.data[{i}].count must be >= 1")
+        if src.augment:
+            source_sampler(SamplerConfig(), src, f"{where}.data[{i}].augment")
     if not 0.0 <= optim.warmup_factor <= 1.0:
         raise ConfigError(f"{where}.optim.warmup_factor must be in [0, 1]")
     if log.every < 1 or ckpt.every < 1 or ckpt.keep < 1:
         raise ConfigError(f"{where}: log.every, checkpoint.every and checkpoint.keep must be >= 1")
+
+
+def source_sampler(base: SamplerConfig, src: DataSource, where: str = "augment") -> SamplerConfig:
+    """``base`` with the source's ``augment`` overrides (unknown keys, wrong types rejected)."""
+    if not src.augment:
+        return base
+    return from_dict(SamplerConfig, {**to_dict(base), **src.augment}, where)
 
 
 _FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")

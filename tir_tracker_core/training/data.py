@@ -31,7 +31,7 @@ from ..config import FrameConfig, ModelConfig, from_dict
 from ..errors import ConfigError
 from ..frames import to_bgr8
 from ..geometry import box_center, box_in_crop, context_side, crop, mean_colour
-from .config import DataSource, SamplerConfig
+from .config import DataSource, SamplerConfig, source_sampler
 
 log = logging.getLogger(__name__)
 
@@ -146,14 +146,49 @@ def _path_clips(src: DataSource, min_size: float) -> list[Clip]:
     return clips
 
 
+def detection_clips(src: DataSource, min_size: float) -> list[Clip]:
+    """One one-frame clip per usable box of a detection dataset (``data.stills.load_detections``).
+
+    Skipped: boxes with a side under ``min_size`` (after ``downscale``) or not finite, boxes
+    whose class is in ``data.stills.IGNORED_CLASSES`` (DontCare...) or ``src.classes_ignored``,
+    and, when ``src.classes`` is given, boxes of other classes (names compared in lower case).
+    The boxes of one image share one loader. ``max_items`` counts images, not boxes.
+    """
+    from ..data.stills import IGNORED_CLASSES, load_detections
+
+    records = load_detections(src.path)
+    if src.max_items > 0:
+        records = records[: src.max_items]
+    keep = {c.lower() for c in src.classes}
+    drop = set(IGNORED_CLASSES) | {c.lower() for c in src.classes_ignored}
+    d = src.downscale
+    clips: list[Clip] = []
+    for rec in records:
+        labels = rec.labels or ("",) * len(rec.boxes)
+        loader = None
+        for j, (box, label) in enumerate(zip(rec.boxes, labels)):
+            name = label.strip().lower()
+            if name in drop or (keep and name not in keep):
+                continue
+            boxes = np.asarray(box, np.float64).reshape(1, 4) / d
+            valid = _valid(boxes, min_size)
+            if not valid.any():
+                continue
+            loader = loader or _ImageLoader(rec.path, d)
+            clips.append(Clip(f"{rec.name}#{j}", 1, boxes, valid, loader, None))
+    return clips
+
+
 def load_clips(src: DataSource, min_size: float = 4.0) -> list[Clip]:
     """All clips of one configured source (``max_items`` applied), none without a valid frame."""
     if src.kind == "synthetic":
         clips = synthetic_clips(src, min_size)
+    elif src.kind == "detections":
+        clips = detection_clips(src, min_size)
     else:
         clips = _path_clips(src, min_size)
     clips = [c for c in clips if c.valid.any()]
-    if src.max_items > 0:
+    if src.max_items > 0 and src.kind != "detections":  # detections: max_items counts images
         clips = clips[: src.max_items]
     if not clips:
         where = src.path or f"synthetic seeds {src.seed}..{src.seed + src.count - 1}"
@@ -278,7 +313,7 @@ class PairSampler:
 
     def __getstate__(self) -> dict[str, Any]:
         state = {k: v for k, v in self.__dict__.items()
-                 if k not in ("groups", "weights", "annotated")}
+                 if k not in ("groups", "weights", "annotated", "clip_cfg")}
         state["_ready"] = False
         return state
 
@@ -296,6 +331,9 @@ class PairSampler:
             raise ConfigError(f"no data source has clips with {' and '.join(self.modalities)} "
                               "images" + ("" if self.allow_unlabelled else " and boxes"))
         self.groups = [g for g, _ in pairs]
+        # the sampler settings of each clip's source (its ``augment`` overrides applied)
+        cfgs = [source_sampler(self.cfg, src) for src in self.clips.sources]
+        self.clip_cfg = {id(c): cfgs[k] for k, g in enumerate(groups) for c in g}
         w = np.array([w for _, w in pairs], np.float64)
         self.weights = w / w.sum()
         self.annotated = [c for g in self.groups for c in g if c.annotated]
@@ -332,8 +370,9 @@ class PairSampler:
 
     # ------------------------------------------------------------------ geometry
     def _view(self, rng: np.random.Generator, box: np.ndarray, out: int, shift: float,
-              scale: float, flip: bool, grey: bool, stretch: float) -> _View:
-        cfg = self.cfg
+              scale: float, flip: bool, grey: bool, stretch: float,
+              cfg: SamplerConfig | None = None) -> _View:
+        cfg = cfg or self.cfg
         w, h = box[2] * stretch, box[3] / stretch  # the target as the crop shows it
         # at least one pixel for degenerate boxes (geometry.context_side does not clamp)
         base = max(context_side(w, h, cfg.context_amount), 1.0) * (out / self.exemplar)
@@ -376,28 +415,43 @@ class PairSampler:
         """The template clip and frame, and the search clip and frame (another target's for a
         negative pair, else a frame of the same clip at most ``frame_gap`` away)."""
         clip = self._pick_clip(rng)
-        negative = (clip.annotated and bool(rng.random() < self.cfg.negative)
+        cfg = self.clip_cfg[id(clip)]
+        negative = (clip.annotated and bool(rng.random() < cfg.negative)
                     and len(self.annotated) > 1)
         tz = self._pick_frame(rng, clip)
         if not negative:
-            return _Pair(clip, tz, clip, self._pick_frame(rng, clip, tz, self.cfg.frame_gap),
+            return _Pair(clip, tz, clip, self._pick_frame(rng, clip, tz, cfg.frame_gap),
                          False)
         other = clip
         while other is clip:
             other = self._pick_clip(rng, annotated_only=True)
         return _Pair(clip, tz, other, self._pick_frame(rng, other), True)
 
-    def _tone(self, rng: np.random.Generator) -> tuple[float, float, float] | None:
+    def _tone(self, rng: np.random.Generator,
+              cfg: SamplerConfig) -> tuple[float, float, float] | None:
         """The pair's thermal tone curve ``(gamma, contrast, level)``, or None."""
-        if self.cfg.thermal_agc > 0 and rng.random() < self.cfg.thermal_agc:
+        if cfg.thermal_agc > 0 and rng.random() < cfg.thermal_agc:
             return (math.exp(rng.uniform(-0.5, 0.5)), rng.uniform(0.3, 1.0),
                     rng.uniform(0.2, 0.8))
         return None
 
-    def _visible_as_thermal(self, step: int, index: int) -> bool:
+    def _visible_as_thermal(self, step: int, index: int, cfg: SamplerConfig) -> bool:
         # its own stream, so that the other draws (and old runs' samples) stay as they were
-        p = self.cfg.visible_as_thermal
+        p = cfg.visible_as_thermal
         return bool(p > 0 and np.random.default_rng([self.seed, step, index, 1]).random() < p)
+
+    def _polarity(self, out: dict[str, Any], box: np.ndarray, step: int, index: int,
+                  cfg: SamplerConfig, negative: bool) -> None:
+        """Polarity inversion of both thermal crops (``invert``) and thermal crossover of the
+        target in the search crop (``crossover``), in place; a random stream of their own."""
+        if (cfg.invert <= 0 and cfg.crossover <= 0) or "x_tir" not in out:
+            return
+        rng = np.random.default_rng([self.seed, step, index, 2])
+        if rng.random() < cfg.invert:
+            out["z_tir"] = 255.0 - out["z_tir"]
+            out["x_tir"] = 255.0 - out["x_tir"]
+        if rng.random() < cfg.crossover and not negative:
+            out["x_tir"] = _crossover(out["x_tir"], box, float(rng.uniform(-1.0, 0.3)))
 
     def _crops(self, frames: _FrameCache, pair: _Pair, vz: _View, vx: _View,
                curve: tuple[float, float, float] | None, visible: bool) -> dict[str, Any]:
@@ -426,9 +480,9 @@ class PairSampler:
 
     def sample(self, step: int, index: int) -> dict[str, Any]:
         self._prepare()
-        cfg = self.cfg
         rng = np.random.default_rng([self.seed, step, index])
         pair = self._pick_pair(rng)
+        cfg = self.clip_cfg[id(pair.clip)]  # the template's source's settings
         flip = bool(rng.random() < cfg.flip)
         grey = bool(rng.random() < cfg.grey)
         stretch = math.exp(rng.uniform(-cfg.aspect, cfg.aspect)) if cfg.aspect > 0 else 1.0
@@ -439,12 +493,14 @@ class PairSampler:
             bz = self._pseudo_box(rng, frames(pair.clip, pair.tz, self.modalities[0]).shape)
         bx = pair.sclip.boxes[pair.tx] if pair.sclip.annotated else bz  # type: ignore[index]
         vz = self._view(rng, bz, self.exemplar, cfg.template_shift, cfg.template_scale,
-                        flip, grey, stretch)
+                        flip, grey, stretch, cfg)
         vx = self._view(rng, bx, self.instance, cfg.search_shift, cfg.search_scale,
-                        flip, grey, stretch)
-        out = self._crops(frames, pair, vz, vx, self._tone(rng),
-                          self._visible_as_thermal(step, index))
+                        flip, grey, stretch, cfg)
+        visible = self._visible_as_thermal(step, index, cfg)
+        out = self._crops(frames, pair, vz, vx, self._tone(rng, cfg), visible)
         out["box"], out["kind"] = self._label(pair, bx, vx)
+        if not visible:
+            self._polarity(out, out["box"], step, index, cfg, pair.negative)
         return out
 
 
@@ -452,6 +508,22 @@ def _tone_curve(crop: np.ndarray, gamma: float, contrast: float, level: float) -
     """A thermal camera's gain control: ``255 * (c * v**g + (1 - c) * level)``, v = crop / 255."""
     v = np.power(crop / 255.0, gamma, dtype=np.float32)
     return (255.0 * (contrast * v + (1.0 - contrast) * level)).astype(np.float32)
+
+
+def _crossover(crop: np.ndarray, box: np.ndarray, factor: float) -> np.ndarray:
+    """Thermal crossover: inside a soft ellipse over ``box`` (``x1, y1, x2, y2`` in the crop),
+    the contrast of ``crop`` (3, H, W) against its mean is multiplied by ``factor`` (0: the
+    target takes the background's level, < 0: it turns the other polarity)."""
+    _, h, w = crop.shape
+    x1, y1, x2, y2 = (float(v) for v in box)
+    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+    rx, ry = max((x2 - x1) / 2, 1.0), max((y2 - y1) / 2, 1.0)
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    r = np.sqrt(((xs - cx) / rx) ** 2 + ((ys - cy) / ry) ** 2)
+    mask = np.clip(1.6 - r, 0.0, 1.0)  # 1 inside 0.6 of the ellipse, fading out by 1.6
+    level = crop.mean(axis=(1, 2), keepdims=True)
+    scale = 1.0 + (factor - 1.0) * mask
+    return np.clip(level + (crop - level) * scale, 0.0, 255.0).astype(np.float32)
 
 
 def collate(samples: list[dict[str, Any]]) -> dict[str, Any]:
