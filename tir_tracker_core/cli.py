@@ -318,41 +318,34 @@ def _resolve_all(specs: list[str], args: argparse.Namespace,
     from .specs import parse_spec
 
     opts = {"threads": args.threads} if getattr(args, "threads", None) else None
-    out = []
+    out = []  # (parsed spec, resolved tracker)
     for s in specs:
-        ours = parse_spec(s, args.backend).is_ours
-        out.append(resolve(s, backend=args.backend, device=args.device, backend_options=opts,
-                           tracker_overrides=base if ours else None))
-        if not ours:
+        p = parse_spec(s, args.backend)
+        out.append((p, resolve(s, backend=args.backend, device=args.device,
+                               backend_options=opts,
+                               tracker_overrides=base if p.is_ours else None)))
+        if not p.is_ours:
             continue
         for name, fields in getattr(args, "variant", None) or []:
             r = resolve(s, backend=args.backend, device=args.device, backend_options=opts,
                         tracker_overrides={**(base or {}), **fields})
             r.name = f"{r.name} {name}"
-            out.append(r)
-    _tell_apart(out, specs)
-    return out
+            out.append((p, r))
+    _tell_apart(out)
+    return [r for _, r in out]
 
 
-def _tell_apart(resolved: list, specs: list[str]) -> None:
+def _tell_apart(resolved: list) -> None:
     """Checkpoints of one file name in different folders (``runs/a/final.safetensors``,
     ``runs/b/final.safetensors``) get their folder in their name, so no result overwrites
     another; names still equal after that are an error."""
     from .errors import ConfigError
 
-    folder = {}
-    for s in specs:
-        path = Path(s.partition("@")[0].removeprefix("nanotrack:"))
-        folder[s] = path.parent.name if path.suffix else ""
-    names = [r.name for r in resolved]
-    for r in resolved:
-        if names.count(r.name) > 1:
-            spec = next((s for s in specs if r.name.startswith(Path(
-                s.partition("@")[0].removeprefix("nanotrack:")).stem)), None)
-            if spec is not None and folder.get(spec):
-                r.name = f"{folder[spec]}/{r.name}"
-                specs = [x for x in specs if x != spec]
-    names = [r.name for r in resolved]
+    names = [r.name for _, r in resolved]
+    for p, r in resolved:
+        if names.count(r.name) > 1 and p.kind in ("checkpoint", "nanotrack"):
+            r.name = f"{p.path.parent.name}/{r.name}"
+    names = [r.name for _, r in resolved]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
         raise ConfigError(f"trackers {twice} would share one name in the results; give each "
@@ -449,15 +442,23 @@ def _parse_seeds(text: str) -> range:
         raise argparse.ArgumentTypeError(f"seeds {text!r} must be N or FIRST-LAST") from None
 
 
-def cmd_multitarget(args: argparse.Namespace) -> int:
+def _config_variants(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
+    """``--model``'s tracker builder, and one builder per ``--variant`` beside the model's own
+    config: every variant makes fresh Trackers over the same backend (the network holds no
+    state)."""
     from .api import build_trackers
+
+    trackers = build_trackers(args.model, backend=args.backend, device=args.device)
+    variants = {"model's config": trackers}
+    variants.update((name, trackers.with_overrides(fields)) for name, fields in args.variant)
+    return trackers, variants
+
+
+def cmd_multitarget(args: argparse.Namespace) -> int:
     from .eval.multitarget import evaluate_multitarget, markdown_table
     from .progress import on_terminal
 
-    trackers = build_trackers(args.model, backend=args.backend, device=args.device)
-    # every variant makes fresh Trackers over the same backend (the network holds no state)
-    variants = {"model's config": trackers}
-    variants.update((name, trackers.with_overrides(fields)) for name, fields in args.variant)
+    trackers, variants = _config_variants(args)
     print(f"multitarget: {len(args.seeds)} synthetic sequences of {args.frames} frames, "
           f"{args.targets} targets each, model {args.model!r} on {trackers.backend.name}")
     results = evaluate_multitarget(variants, args.seeds, targets=args.targets,
@@ -467,12 +468,9 @@ def cmd_multitarget(args: argparse.Namespace) -> int:
 
 
 def cmd_redetect(args: argparse.Namespace) -> int:
-    from .api import build_trackers
     from .eval.redetect import evaluate_redetect, markdown_table
 
-    trackers = build_trackers(args.model, backend=args.backend, device=args.device)
-    variants = {"model's config": trackers}
-    variants.update((name, trackers.with_overrides(fields)) for name, fields in args.variant)
+    trackers, variants = _config_variants(args)
     print(f"redetect: {len(args.seeds)} synthetic sequences of {args.frames} frames, "
           f"{args.targets} targets with {args.dropouts} dropouts each, model {args.model!r} "
           f"on {trackers.backend.name}")
@@ -748,31 +746,30 @@ def _add_synthetic_commands(sub: Any) -> None:
     """``multitarget`` and ``redetect``: rules measured on synthetic sequences."""
     sp = sub.add_parser("multitarget", help="multi-target rules on synthetic sequences: mean "
                         "success and collapsed tracks, for tracker-config variants")
-    _add_model_args(sp)
-    sp.add_argument("--seeds", type=_parse_seeds, default=_parse_seeds("200-214"),
-                    help="synthetic sequence seeds, N or FIRST-LAST (default: 200-214)")
-    sp.add_argument("--targets", type=int, default=4, help="targets per sequence (default: 4)")
-    sp.add_argument("--frames", type=int, default=150,
-                    help="frames per sequence (default: %(default)s)")
-    sp.add_argument("--variant", type=_parse_variant, action="append", default=[],
-                    help="NAME:key=value[,...]: also run with these TrackerConfig fields "
-                    "(repeatable), e.g. off:exclusion_iou=1.0")
+    _add_synthetic_args(sp, "200-214", 4, 150, "off:exclusion_iou=1.0")
     sp.set_defaults(func=cmd_multitarget)
 
     sp = sub.add_parser("redetect", help="re-acquisition of lost targets on synthetic "
                         "sequences where targets vanish and show again elsewhere")
-    _add_model_args(sp)
-    sp.add_argument("--seeds", type=_parse_seeds, default=_parse_seeds("300-305"),
-                    help="synthetic sequence seeds, N or FIRST-LAST (default: 300-305)")
-    sp.add_argument("--targets", type=int, default=3, help="targets per sequence (default: 3)")
+    _add_synthetic_args(sp, "300-305", 3, 200, "off:redetect=false")
     sp.add_argument("--dropouts", type=int, default=2,
                     help="times each target vanishes (default: 2)")
-    sp.add_argument("--frames", type=int, default=200,
+    sp.set_defaults(func=cmd_redetect)
+
+
+def _add_synthetic_args(sp: argparse.ArgumentParser, seeds: str, targets: int, frames: int,
+                        example: str) -> None:
+    """The model, sequences and config variants of a synthetic-sequence command."""
+    _add_model_args(sp)
+    sp.add_argument("--seeds", type=_parse_seeds, default=_parse_seeds(seeds),
+                    help=f"synthetic sequence seeds, N or FIRST-LAST (default: {seeds})")
+    sp.add_argument("--targets", type=int, default=targets,
+                    help="targets per sequence (default: %(default)s)")
+    sp.add_argument("--frames", type=int, default=frames,
                     help="frames per sequence (default: %(default)s)")
     sp.add_argument("--variant", type=_parse_variant, action="append", default=[],
                     help="NAME:key=value[,...]: also run with these TrackerConfig fields "
-                    "(repeatable), e.g. off:redetect=false")
-    sp.set_defaults(func=cmd_redetect)
+                    f"(repeatable), e.g. {example}")
 
 
 def _add_probe_command(sub: Any) -> None:

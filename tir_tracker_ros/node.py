@@ -174,10 +174,9 @@ class TrackerNode(LifecycleNode):
         self._model = ModelStatus(get("model"), get("backend"), get("device"), loaded=False)
         self._recent: deque[_Frame] = deque(maxlen=get("frame_buffer_size"))
         self._last_rejection = ("", 0.0)  # reason and time last logged
-        # Published ids are the core's plus an offset raised at every rebuild, so that ids
-        # are never reused within a run although a new core Tracker counts from 1 again.
-        self._id_offset = 0
-        self._max_id = 0
+        # The lowest id a rebuilt core Tracker may give (Tracker.continue_ids), so that ids
+        # are never reused within a run.
+        self._next_id = 1
         # Re-acquisitions of trackers replaced or dropped before (a rebuilt core Tracker
         # counts from 0 again); the diagnostics report this plus the running tracker's.
         self._reacquired_before = 0
@@ -277,7 +276,7 @@ class TrackerNode(LifecycleNode):
                 self.destroy_publisher(pub)
         self._tracks_pub = self._detections_pub = self._debug_pub = None
         if self._tracker is not None:
-            self._id_offset = self._max_id
+            self._next_id = max(self._next_id, self._tracker.next_id)
             self._reacquired_before += self._tracker.reacquisitions
         self._tracker = None
         self._recent.clear()
@@ -377,15 +376,16 @@ class TrackerNode(LifecycleNode):
     def _swap(self, tracker: Any, spec: dict[str, Any]) -> None:
         replaced = self._tracker is not None and self._tracker.num_targets
         if self._tracker is not None:
-            self._id_offset = self._max_id  # the new tracker's ids start above every old one
+            self._next_id = max(self._next_id, self._tracker.next_id)
             self._reacquired_before += self._tracker.reacquisitions
+        tracker.continue_ids(self._next_id)  # ids start above every id given before
         self._tracker = tracker
         self._model = ModelStatus(spec["model"], tracker.backend_name, tracker.device,
                                   loaded=True, failures=self._model.failures)
         self.get_logger().info(
             f"model {spec['model']!r} ready on {tracker.backend_name}/{tracker.device}"
             + ("; previous targets cleared" if replaced else "")
-            + (f"; new target ids start at {self._id_offset + 1}" if self._id_offset else ""))
+            + (f"; new target ids start at {self._next_id}" if self._next_id > 1 else ""))
 
     # ------------------------------------------------------------------ images
     def _on_image(self, msg: Image) -> None:
@@ -426,13 +426,12 @@ class TrackerNode(LifecycleNode):
                                         throttle_duration_sec=5.0)
                 self._reject("tracker update failed (see the node log)")
                 return
-        offset = self._id_offset
         self._tracks_pub.publish(TrackArray(header=frame.header, tracks=[
-            conv.fill_track(TrackMsg(), t, id_offset=offset) for t in tracks]))
+            conv.fill_track(TrackMsg(), t) for t in tracks]))
         if self._detections_pub is not None:
             self._detections_pub.publish(Detection2DArray(header=frame.header, detections=[
                 conv.fill_detection(Detection2D(header=frame.header), ObjectHypothesisWithPose(),
-                                    t, self._class_id, id_offset=offset)
+                                    t, self._class_id)
                 for t in tracks if not t.lost]))
         now_ns = self.get_clock().now().nanoseconds
         latency = (now_ns - frame.stamp_ns) * 1e-9 if frame.stamp_ns else None
@@ -441,9 +440,8 @@ class TrackerNode(LifecycleNode):
                               len(tracks) - lost, lost,
                               self._reacquired_before + tracker.reacquisitions)
         if self._publish_debug and self._debug_pub.get_subscription_count():
-            shown = [replace(t, id=t.id + offset) for t in tracks]
             debug = conv.fill_image(Image(header=frame.header),
-                                    conv.annotate(frame.pixels, shown), "bgr8")
+                                    conv.annotate(frame.pixels, tracks), "bgr8")
             self._debug_pub.publish(debug)
 
     # ------------------------------------------------------------------ services
@@ -502,8 +500,7 @@ class TrackerNode(LifecycleNode):
         def set_targets(tracker: Any) -> str:
             frame = self._frame_for(conv.stamp_to_ns(request.stamp))
             action = tracker.init if request.replace else tracker.add
-            ids = [int(i) + self._id_offset for i in action(frame.pixels, boxes)]
-            self._max_id = max([self._max_id, *ids])
+            ids = [int(i) for i in action(frame.pixels, boxes)]
             response.ids = ids
             verb = "tracking" if request.replace else "added"
             return (f"{verb} {len(boxes)} target(s), ids {ids}, on the image stamped "
@@ -519,11 +516,7 @@ class TrackerNode(LifecycleNode):
                               "no ids given; call ~/clear_targets to remove every target")
 
         def remove(tracker: Any) -> str:
-            held = [int(i) + self._id_offset for i in tracker.ids]
-            unknown = [i for i in ids if i not in held]
-            if unknown:
-                raise _Refused(f"unknown target id(s) {unknown}; held ids: {held}")
-            tracker.remove([i - self._id_offset for i in ids])
+            tracker.remove(ids)  # UnknownTargetError names the unknown and the held ids
             return f"removed target(s) {ids}; {tracker.num_targets} held"
 
         return self._with_tracker(response, "remove_targets", remove)

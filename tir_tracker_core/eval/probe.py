@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..geometry import box_center, box_from_center
 from .metrics import iou
 
 DEFAULT_SCALES = (0.8, 1.0, 1.25)
@@ -50,11 +51,10 @@ def scale_probe(name: str, make_tracker: Callable[[], object],
     err = np.zeros((len(scales), len(items)))
     ious = np.zeros_like(err)
     for j, (img, box) in enumerate(items):
-        cx, cy = box[0] + box[2] / 2, box[1] + box[3] / 2
+        center = box_center(box)
         (tid,) = tracker.init(img, [tuple(box)])  # one template per box, kept by relocate
         for i, s in enumerate(scales):
-            w, h = box[2] * s, box[3] * s
-            tracker.relocate(tid, (cx - w / 2, cy - h / 2, w, h))
+            tracker.relocate(tid, box_from_center(center, (box[2] * s, box[3] * s)))
             for _ in range(updates):
                 out = tracker.update(img)[0].box
             err[i, j] = 0.5 * np.log(out[2] * out[3] / (box[2] * box[3]))

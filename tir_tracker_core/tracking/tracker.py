@@ -92,6 +92,16 @@ class Tracker:
         return list(self._targets)
 
     @property
+    def next_id(self) -> int:
+        """The id the next target added gets: ids count up and are never reused."""
+        return self._next_id
+
+    def continue_ids(self, next_id: int) -> None:
+        """Give targets added from now on ids from ``next_id`` up (never lower than the ids
+        already given): a tracker that replaces another keeps ids unique across both."""
+        self._next_id = max(self._next_id, int(next_id))
+
+    @property
     def reacquisitions(self) -> int:
         """Times a lost target has been tracked again (same id), over this tracker's life
         (``init`` / ``reset`` do not clear it; ``Track.reacquisitions`` counts per target)."""

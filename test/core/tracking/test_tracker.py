@@ -244,3 +244,14 @@ def test_target_overlapping_a_placed_neighbour_counts_misses():
         assert np.allclose(tb.box, b, atol=0.6)  # never moved onto a
         states[rules] = tb.state
     assert states == {0.5: TrackState.LOST, 1.0: TrackState.TRACKED}
+
+
+def test_continue_ids_never_reuses_an_id():
+    """A tracker that replaces another (a reconfigured ROS node) continues its ids."""
+    old = load_tracker("default")
+    old.init(blob_frame([path(0, 0)], 0), [box_at(path(0, 0))])
+    new = load_tracker("default")
+    new.continue_ids(old.next_id)
+    new.continue_ids(1)  # never goes back
+    assert new.init(blob_frame([path(0, 0)], 0), [box_at(path(0, 0))]) == [2]
+    assert new.next_id == 3
