@@ -659,7 +659,7 @@ def _add_tune_command(sub: Any) -> None:
                          "--grid (default: penalty_k, window_influence, lr: 27 settings)")
     sp.add_argument("--extra", type=_parse_variant, action="append", default=None,
                     metavar="NAME:K=V[,K=V]", help="one more setting beside the grid "
-                    "(default: min_size=10, context_amount=0.45, context_amount=0.55)")
+                    "(default: min_size=4, context_amount=0.45, context_amount=0.55)")
     sp.add_argument("--max-settings", type=int, default=30,
                     help="refuse grids larger than this (default: %(default)s)")
     from .backends.auto import cpu_backend

@@ -140,7 +140,13 @@ class TrackerConfig:
     exclusion_iou: float = field(default=0.5, metadata={
         "help": "a target may not move onto a box another target took in the same frame "
                 "with this IoU or more (1.0: off)", "range": (0.0, 1.0)})
-    min_size: float = 4.0  # boxes never shrink below this many pixels
+    # Below about 10 px a Siamese box head cannot measure a target's size (its boxes keep the
+    # first box's size however fast they may adapt), so the size is held at this floor: the
+    # value of pysot, NanoTrack's own tracker and OpenCV's TrackerNano, and the setting
+    # leave-one-sequence-out tuning chose on every fold of the dev suite (RESULTS.md).
+    min_size: float = field(default=10.0, metadata={
+        "help": "tracked boxes never get a side under this many pixels (the first box is "
+                "used as given)", "range": (1.0, 10000.0)})
     # Targets whose search regions overlap at a similar scale share one backbone pass over
     # the union of their regions (a "canvas") instead of one pass per target.
     share_search: bool = True

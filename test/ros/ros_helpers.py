@@ -148,9 +148,18 @@ def wait_for_log(procs: Procs, proc: subprocess.Popen, text: str, count: int = 1
         time.sleep(0.2)
 
 
-def ros2(env: dict[str, str], *args: str, timeout: float = 60.0) -> str:
-    """Run the ``ros2`` command line (as a user types it); returns its output."""
-    result = subprocess.run(["ros2", *args], env=env, capture_output=True, text=True,
-                            timeout=timeout)
+def ros2(env: dict[str, str], *args: str, timeout: float = 60.0, attempts: int = 4) -> str:
+    """Run the ``ros2`` command line (as a user types it); returns its output.
+
+    Without the daemon, ``ros2 param`` discovers the node within ``--spin-time``; on a busy
+    machine discovery can take longer ("Node not found"), which a user answers by running the
+    command again: so does this, up to ``attempts`` times. Any other failure fails at once.
+    """
+    for attempt in range(attempts):
+        result = subprocess.run(["ros2", *args], env=env, capture_output=True, text=True,
+                                timeout=timeout)
+        if result.returncode == 0 or "Node not found" not in result.stderr:
+            break
+        time.sleep(1.0 + attempt)
     assert result.returncode == 0, (args, result.stdout[-3000:], result.stderr[-3000:])
     return result.stdout

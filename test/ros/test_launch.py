@@ -74,7 +74,7 @@ def test_two_namespaced_nodes_streaming_with_the_ros2_command_line(launch_env, p
             "--node", f"/{side}/tir_tracker", "--image", f"/{side}/image"), env)
     # both nodes got the file's parameters, although neither is called /tir_tracker
     for side in ("left", "right"):
-        out = ros2(env, "param", "get", "--no-daemon", "--spin-time", "2",
+        out = ros2(env, "param", "get", "--no-daemon", "--spin-time", "5",
                    f"/{side}/tir_tracker", "tracker.max_targets")
         assert "Integer value is: 7" in out, out
 
@@ -97,7 +97,7 @@ def test_two_namespaced_nodes_streaming_with_the_ros2_command_line(launch_env, p
     assert det["header"]["stamp"] == detections["header"]["stamp"]
 
     # a parameter change rebuilds the tracker; ids go on, never reused
-    out = ros2(env, "param", "set", "--no-daemon", "--spin-time", "2", "/left/tir_tracker",
+    out = ros2(env, "param", "set", "--no-daemon", "--spin-time", "5", "/left/tir_tracker",
                "tracker.lost_threshold", "0.3")
     assert "Set parameter successful" in out, out
     assert re.search(r"ids=(array\('I', )?\[2\]", set_targets())

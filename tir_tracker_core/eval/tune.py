@@ -41,7 +41,7 @@ DEFAULT_GRID: dict[str, list[Any]] = {
     "window_influence": [0.35, 0.49, 0.6],
     "lr": [0.3, 0.385, 0.5],
 }
-DEFAULT_EXTRA: list[Setting] = [{"min_size": 10.0}, {"context_amount": 0.45},
+DEFAULT_EXTRA: list[Setting] = [{"min_size": 4.0}, {"context_amount": 0.45},
                                 {"context_amount": 0.55}]
 
 

@@ -7,6 +7,7 @@ Without those variables training runs in one process.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 from dataclasses import dataclass
@@ -85,5 +86,16 @@ def all_mean(values: list[float], info: DistInfo) -> list[float]:
 
 
 def shutdown(info: DistInfo) -> None:
+    """Destroy the process group this module created.
+
+    DistributedDataParallel wrappers sit in reference cycles (their hooks point back at
+    them), so a dropped wrapper and its reducer, which holds the gloo / NCCL group, live until
+    the garbage collector runs. Collected at interpreter exit, the group's worker threads are
+    torn down during finalisation, which can abort the process ("terminate called without an
+    active exception") after a run that finished. Collect first, so the group's last
+    reference goes here, while the interpreter is whole.
+    """
     if info.owns_group and dist.is_initialized():
+        gc.collect()
         dist.destroy_process_group()
+        gc.collect()

@@ -132,6 +132,7 @@ def run(command: str, cfg: RunConfig, out: str | Path,
     """
     out = Path(out)
     info = init_distributed(cfg.device)
+    task: RunTask | None = None
     try:
         prepare_run(out, cfg, info)
         task = build_task(info)
@@ -145,4 +146,5 @@ def run(command: str, cfg: RunConfig, out: str | Path,
         barrier(info)
         return path
     finally:
+        del task  # drop the (DDP-wrapped) networks before the process group goes
         shutdown(info)
