@@ -357,7 +357,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from .eval.runner import evaluate
     from .progress import on_terminal
 
-    sequences = load_sequences(Path(args.data), gt=args.gt)
+    sequences = load_sequences(Path(args.data), gt=args.gt, modality=args.modality)
     if args.max_frames:
         sequences = [s.head(args.max_frames) for s in sequences]
     resolved = _resolve_all(args.tracker, args)
@@ -721,6 +721,9 @@ def _add_evaluation_commands(sub: Any) -> None:
     sp.add_argument("--gt", type=Path, default=None, metavar="FILE",
                     help="box file of a video file DATA (default: groundtruth.txt beside it)")
     sp.add_argument("--max-frames", type=int, default=None, help="cut sequences (quick checks)")
+    sp.add_argument("--modality", choices=("tir", "rgb"), default="tir",
+                    help="which half of a paired visible + thermal sequence (VTUAV layout) is "
+                         "tracked and scored (default: %(default)s)")
     _add_variant_arg(sp)
     sp.set_defaults(func=cmd_eval)
 

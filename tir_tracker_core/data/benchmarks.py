@@ -42,7 +42,7 @@ import numpy as np
 from ..errors import DatasetError
 from .io import YOLO_LABEL_DIRS, list_images, read_boxes, read_rows
 from .paired import is_vtuav_folder, load_vtuav_sequence
-from .sequence import LengthPolicy, Sequence, expand_sparse_gt, reconcile_lengths
+from .sequence import LengthPolicy, Modality, Sequence, expand_sparse_gt, reconcile_lengths
 from .video import VIDEO_EXTENSIONS, VideoFrameLoader, is_video_file
 
 logger = logging.getLogger(__name__)
@@ -653,25 +653,28 @@ def detect_layout(path: Path) -> str:
     )
 
 
-def _load_single(folder: Path, kind: str, length_mismatch: LengthPolicy) -> list[Sequence]:
-    """The sequences of one sequence folder of layout ``kind`` (see :func:`_single_layout`)."""
+def _load_single(folder: Path, kind: str, length_mismatch: LengthPolicy,
+                 modality: Modality = "tir") -> list[Sequence]:
+    """The sequences of one sequence folder of layout ``kind`` (see :func:`_single_layout`);
+    ``modality`` picks the half of a paired (VTUAV) folder."""
     if kind == "otb":
         return load_otb_sequence(folder, length_mismatch=length_mismatch)
     if kind == "video":
         return [load_video_folder(folder, length_mismatch=length_mismatch)]
     if kind == "vtuav":
         paired = load_vtuav_sequence(folder, length_mismatch=length_mismatch)
-        return [paired.as_sequence("tir")]
+        return [paired.as_sequence(modality)]
     return [load_vot_sequence(folder, length_mismatch=length_mismatch)]
 
 
-def _load_collection(path: Path, length_mismatch: LengthPolicy) -> list[Sequence]:
+def _load_collection(path: Path, length_mismatch: LengthPolicy,
+                     modality: Modality = "tir") -> list[Sequence]:
     """Every sequence folder directly under ``path`` (others skipped with a warning)."""
     sequences: list[Sequence] = []
     for sub in sorted(p for p in path.iterdir() if p.is_dir()):
         kind = _single_layout(sub)
         if kind is not None:
-            sequences.extend(_load_single(sub, kind, length_mismatch))
+            sequences.extend(_load_single(sub, kind, length_mismatch, modality))
         elif _is_still_folder(sub):
             logger.warning("skipping %s: %s", sub, _STILLS_NOTE)
         else:
@@ -685,6 +688,7 @@ def load_sequences(
     length_mismatch: LengthPolicy = "error",
     gt: Path | None = None,
     gt_stride: int | None = None,
+    modality: Modality = "tir",
 ) -> list[Sequence]:
     """Load every sequence at ``path``, detecting the layout (see :func:`detect_layout`).
 
@@ -694,8 +698,9 @@ def load_sequences(
 
     ``gt`` (box file) and ``gt_stride`` (it annotates every ``gt_stride``-th frame) apply to a
     video file only; a video file without ``gt`` uses the box file beside it (see
-    :func:`load_video_sequence`). A VTUAV folder gives its thermal sequence, with ``NaN`` rows on
-    the frames its sparse boxes skip.
+    :func:`load_video_sequence`). A VTUAV folder gives its thermal sequence (``modality="rgb"``:
+    its visible one), with ``NaN`` rows on the frames its sparse boxes skip; single-modality
+    layouts ignore ``modality``.
     """
     path = Path(path)
     layout = detect_layout(path)
@@ -713,7 +718,7 @@ def load_sequences(
     if layout == "ptb_tir":
         return load_ptb_tir(path, length_mismatch=length_mismatch)
     if layout in ("otb", "video", "vtuav", "vot"):
-        return _load_single(path, layout, length_mismatch)
+        return _load_single(path, layout, length_mismatch, modality)
     if layout == "pysot_json":
         json_files = [path] if path.is_file() else _pysot_jsons(path)
         if len(json_files) > 1:
@@ -722,4 +727,4 @@ def load_sequences(
                 f"({', '.join(p.name for p in json_files)}); pass the one to use"
             )
         return load_pysot_json(json_files[0], length_mismatch=length_mismatch)
-    return _load_collection(path, length_mismatch)
+    return _load_collection(path, length_mismatch, modality)

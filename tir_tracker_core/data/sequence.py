@@ -44,6 +44,7 @@ FrameLoader = Callable[[int], np.ndarray]
 """``loader(i) -> frame`` for a 0-based frame index."""
 
 LengthPolicy = Literal["error", "truncate"]
+Modality = Literal["tir", "rgb"]
 """What to do when ground-truth rows and frames disagree in number."""
 
 _LENGTH_POLICIES: tuple[str, ...] = ("error", "truncate")
@@ -357,7 +358,7 @@ class PairedSequence:
         frame = self.tir_loader(self._index(index))
         return _check_frame(frame, f"paired sequence {self.name!r} (tir)", index)
 
-    def as_sequence(self, modality: Literal["tir", "rgb"] = "tir") -> Sequence:
+    def as_sequence(self, modality: Modality = "tir") -> Sequence:
         """One modality as a :class:`Sequence` (needs ground truth)."""
         if modality not in ("tir", "rgb"):
             raise ValueError(f"modality must be 'tir' or 'rgb', got {modality!r}")

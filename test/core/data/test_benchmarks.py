@@ -355,6 +355,10 @@ def test_vtuav_folder_gives_its_sparse_thermal_sequence(shared_data: Path) -> No
     assert (seq.name, seq.layout, len(seq), seq.gt_stride) == ("vtuav_bus1", "vtuav_tir", 101, 10)
     np.testing.assert_array_equal(seq.gt_frames, np.arange(0, 101, 10))
     np.testing.assert_array_equal(seq.gt[100], [614, 166, 77, 94])
+    # the visible half, as given by `tir-tracker eval --modality rgb`: its own boxes, colour
+    (rgb,) = load_sequences(bus, modality="rgb")
+    assert (rgb.layout, len(rgb), rgb.gt_stride) == ("vtuav_rgb", 101, 10)
+    assert rgb.frame(0).ndim == 3 and not np.array_equal(rgb.gt[100], seq.gt[100])
 
 
 def test_truncated_real_video_is_reported_with_the_counts(
