@@ -15,23 +15,24 @@ import yaml
 from tir_tracker_core.config import from_dict, to_dict
 
 SHARED = "../shared/data"
+CONFIG = Path(__file__).resolve().parents[3] / "config"
 
 
-def _recipes(repo_root: Path, prefix: str) -> list[str]:
-    return sorted(p.name for p in (repo_root / "config").glob(f"{prefix}_*.yaml"))
+def _recipes(prefix: str) -> list[str]:
+    return sorted(p.name for p in CONFIG.glob(f"{prefix}_*.yaml"))
 
 
 def tiny(recipe: dict[str, Any], shared_data: Path) -> dict[str, Any]:
     """``recipe`` with its data read from ``shared_data``, a few items per source, 4 steps."""
     d = copy.deepcopy(recipe)
+    here = str(shared_data)
     for key in ("teacher", "student"):
         if d.get(key):
-            d[key] = d[key].replace(SHARED, str(shared_data))
+            d[key] = d[key].replace(SHARED, here)
     if d.get("model", {}).get("init"):
-        d["model"]["init"] = d["model"]["init"].replace(SHARED, str(shared_data))
+        d["model"]["init"] = d["model"]["init"].replace(SHARED, here)
     for src in d["data"]:
-        if src.get("path"):
-            src["path"] = src["path"].replace(SHARED, str(shared_data))
+        src["path"] = src.get("path", "").replace(SHARED, here)
         if src.get("kind", "synthetic") == "synthetic":
             src.update(count=1, frames=20)
         else:
@@ -69,11 +70,11 @@ def _run_tiny(command: str, recipe_file: Path, shared_data: Path, out: Path) -> 
         s.get("kind", "synthetic") for s in recipe["data"]}
 
 
-@pytest.mark.parametrize("name", _recipes(Path(__file__).resolve().parents[3], "train"))
-def test_training_recipe_runs_tiny(repo_root, shared_data, tmp_path, name):
-    _run_tiny("train", repo_root / "config" / name, shared_data, tmp_path / "out")
+@pytest.mark.parametrize("name", _recipes("train"))
+def test_training_recipe_runs_tiny(shared_data, tmp_path, name):
+    _run_tiny("train", CONFIG / name, shared_data, tmp_path / "out")
 
 
-@pytest.mark.parametrize("name", _recipes(Path(__file__).resolve().parents[3], "distill"))
-def test_distillation_recipe_runs_tiny(repo_root, shared_data, tmp_path, name):
-    _run_tiny("distill", repo_root / "config" / name, shared_data, tmp_path / "out")
+@pytest.mark.parametrize("name", _recipes("distill"))
+def test_distillation_recipe_runs_tiny(shared_data, tmp_path, name):
+    _run_tiny("distill", CONFIG / name, shared_data, tmp_path / "out")
