@@ -592,7 +592,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in (_add_tracking_commands, _add_evaluation_commands, _add_synthetic_commands,
                 _add_tune_command, _add_probe_command, _add_model_commands, _add_run_commands,
-                _add_export_command):
+                _add_pseudolabel_command, _add_export_command):
         add(sub)
     return p
 
@@ -824,6 +824,79 @@ def _add_run_commands(sub: Any) -> None:
                     "student checkpoint's path as the last line.")
     _add_run_args(sp)
     sp.set_defaults(func=cmd_distill)
+
+
+def cmd_pseudolabel(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from .data.paired import find_video_clips
+    from .data.tracks import write_tracks
+    from .errors import ConfigError
+    from .eval.resolve import resolve
+    from .progress import on_terminal
+    from .pseudolabel import PseudoLabelConfig, pseudo_label_videos
+
+    cfg = PseudoLabelConfig(modality=args.modality, window=args.window,
+                            proposals=args.proposals, contrast=args.contrast,
+                            fb_iou=args.fb_iou, min_frames=args.min_frames)
+    clips = find_video_clips(Path(args.data))
+    if args.modality == "rgb" and any(c.rgb is None for c in clips):
+        raise ConfigError(f"{args.data} holds thermal video only; cross-modal labels need "
+                          "paired video (infrared/ + visible/), or pass --modality tir")
+    opts = {"threads": args.threads} if args.threads else None
+    tracker = resolve(args.tracker, backend=args.backend, device=args.device,
+                      backend_options=opts, count_ops=False)
+    t0 = time.perf_counter()
+    tracks, stats = pseudo_label_videos(tracker.multi, clips, cfg, progress=on_terminal())
+    seconds = time.perf_counter() - t0
+    provenance = {"command": "pseudolabel", "data": str(args.data), "tracker": args.tracker,
+                  "config": dataclasses.asdict(cfg), "stats": stats.as_dict(),
+                  "seconds": round(seconds, 1)}
+    path = write_tracks(Path(args.out), {c.name: c for c in clips}, tracks, provenance)
+    frames = sum(c.frames for c in clips)
+    print(f"{len(clips)} clips, {frames} frames, {stats.windows} windows: {stats.proposed} "
+          f"proposals, {stats.kept} tracks kept, {stats.frames_labelled} frames labelled "
+          f"({stats.frames_rejected} rejected by forward-backward disagreement) in "
+          f"{seconds:.0f} s")
+    print(f"tracks: {path}")
+    return 0
+
+
+def _add_pseudolabel_command(sub: Any) -> None:
+    """``pseudolabel``: forward-backward-consistent tracks as training labels."""
+    from .pseudolabel import PseudoLabelConfig
+
+    d = PseudoLabelConfig()
+    sp = sub.add_parser(
+        "pseudolabel", help="label unlabelled video with forward-backward-consistent tracks",
+        description="Objects that stand out thermally are proposed every --window frames, "
+                    "tracked forward and back by --tracker (on the visible half of paired "
+                    "video with --modality rgb: cross-modal labels for the thermal frames; "
+                    "on the thermal frames with --modality tir: self-training), and kept "
+                    "where both directions agree. Writes OUT/tracks.json, which train and "
+                    "distill read as kind: sequences (thermal) or kind: paired.")
+    sp.add_argument("data", help="paired videos (infrared/ + visible/, e.g. M3SVD), a folder "
+                    "of thermal videos, or one video file")
+    sp.add_argument("--tracker", required=True, metavar="SPEC",
+                    help=" | ".join(VALID_SPECS) + "; the labeller (the RGB teacher for "
+                    "--modality rgb)")
+    sp.add_argument("--modality", choices=("rgb", "tir"), default=d.modality,
+                    help="the frames the tracker follows (default: %(default)s)")
+    sp.add_argument("--window", type=int, default=d.window,
+                    help="frames per forward / backward pass (default: %(default)s)")
+    sp.add_argument("--proposals", type=int, default=d.proposals,
+                    help="objects started per window, at most (default: %(default)s)")
+    sp.add_argument("--contrast", type=float, default=d.contrast,
+                    help="proposal contrast against the local background, in robust standard "
+                         "deviations (default: %(default)s)")
+    sp.add_argument("--fb-iou", type=float, default=d.fb_iou,
+                    help="forward / backward IoU to keep a frame (default: %(default)s)")
+    sp.add_argument("--min-frames", type=int, default=d.min_frames,
+                    help="labelled frames a kept track needs (default: %(default)s)")
+    sp.add_argument("--out", required=True, help="output folder (tracks.json)")
+    _add_backend_args(sp, "inference backend of our labeller without @BACKEND")
+    sp.add_argument("--threads", type=int, default=None, help="inference threads")
+    sp.set_defaults(func=cmd_pseudolabel)
 
 
 def _add_export_command(sub: Any) -> None:

@@ -18,6 +18,8 @@
 - The thermal half of a paired tracking sequence with sparse boxes (VTUAV ``rgb/`` +
   ``ir/`` or ``ir_gray/`` + ``rgb.txt`` / ``ir.txt``, read by
   :func:`~tir_tracker_core.data.paired.load_vtuav_sequence`).
+- Pseudo-labelled tracks (a folder holding ``tracks.json``, written by ``tir-tracker
+  pseudolabel``): one sequence per track (:mod:`~tir_tracker_core.data.tracks`).
 
 A folder of YOLO-labelled still frames (``images/`` + ``labels_yolo/``, e.g. frames sampled one
 in 25 from a video) is not a continuous sequence: a collection skips it with a warning and
@@ -43,6 +45,7 @@ from ..errors import DatasetError
 from .io import YOLO_LABEL_DIRS, list_images, read_boxes, read_rows
 from .paired import is_vtuav_folder, load_vtuav_sequence
 from .sequence import LengthPolicy, Modality, Sequence, expand_sparse_gt, reconcile_lengths
+from .tracks import is_tracks_folder, load_track_sequences
 from .video import VIDEO_EXTENSIONS, VideoFrameLoader, is_video_file
 
 logger = logging.getLogger(__name__)
@@ -553,6 +556,7 @@ _LOOKED_FOR = (
     "a video file (its box file beside it or given)",
     "a VTUAV folder (rgb/ + ir/ or ir_gray/ + rgb.txt / ir.txt)",
     "a VOT folder (groundtruth.txt + images)",
+    "a pseudo-label tracks folder (tracks.json)",
     "a folder of such sequence folders",
 )
 
@@ -581,6 +585,8 @@ def _pysot_jsons(folder: Path) -> list[Path]:
 
 
 def _single_layout(folder: Path) -> str | None:
+    if is_tracks_folder(folder):
+        return "tracks"
     if _otb_gt_files(folder) and (folder / "img").is_dir():
         return "otb"
     if _is_video_folder(folder):
@@ -613,7 +619,7 @@ def _layout_hints(path: Path) -> list[str]:
 
 def detect_layout(path: Path) -> str:
     """Name of the layout at ``path``: ``pysot_json``, ``lsotb_tir``, ``ptb_tir``, ``otb``,
-    ``video`` (a video folder or file), ``vtuav``, ``vot`` or ``collection`` (a folder of
+    ``video`` (a video folder or file), ``vtuav``, ``vot``, ``tracks`` or ``collection`` (a folder of
     sequence folders).
 
     Raises:
@@ -664,6 +670,8 @@ def _load_single(folder: Path, kind: str, length_mismatch: LengthPolicy,
     if kind == "vtuav":
         paired = load_vtuav_sequence(folder, length_mismatch=length_mismatch)
         return [paired.as_sequence(modality)]
+    if kind == "tracks":
+        return load_track_sequences(folder, modality)
     return [load_vot_sequence(folder, length_mismatch=length_mismatch)]
 
 
@@ -717,7 +725,7 @@ def load_sequences(
         return load_lsotb_tir(path, length_mismatch=length_mismatch)
     if layout == "ptb_tir":
         return load_ptb_tir(path, length_mismatch=length_mismatch)
-    if layout in ("otb", "video", "vtuav", "vot"):
+    if layout in ("otb", "video", "vtuav", "vot", "tracks"):
         return _load_single(path, layout, length_mismatch, modality)
     if layout == "pysot_json":
         json_files = [path] if path.is_file() else _pysot_jsons(path)

@@ -15,6 +15,9 @@
 - Still pairs by name (RoadScene ``cropinfrared/`` + ``crop_LR_visible/``, VIFB ``IR/`` +
   ``VI/``, :data:`STILL_PAIR_FOLDERS`): :class:`PairedImage` records without boxes
   (:func:`load_image_pairs`).
+- Pseudo-labelled tracks over paired videos (``tracks.json``, written by ``tir-tracker
+  pseudolabel``): one annotated ``PairedSequence`` per track
+  (:func:`~tir_tracker_core.data.tracks.load_track_pairs`).
 
 :func:`load_paired` detects the layout (:func:`detect_paired_layout`). A new paired layout adds
 its reader here and one branch to both functions.
@@ -38,7 +41,8 @@ from .io import (
     read_voc,
 )
 from .sequence import LengthPolicy, PairedSequence, expand_sparse_gt, reconcile_lengths
-from .video import VideoFrameLoader, is_video_file
+from .tracks import TracksClip, is_tracks_folder, load_track_pairs
+from .video import VideoFrameLoader, count_video_frames, is_video_file
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +51,7 @@ __all__ = [
     "VIDEO_PAIR_FOLDERS",
     "PairedImage",
     "detect_paired_layout",
+    "find_video_clips",
     "is_vtuav_folder",
     "load_gtot_sequence",
     "load_image_pairs",
@@ -402,6 +407,31 @@ def load_video_pairs(
     return clips
 
 
+def find_video_clips(path: Path) -> list[TracksClip]:
+    """The clips a labeller can follow at ``path``: a paired-video folder (``infrared/`` +
+    ``visible/``, frame counts checked), a folder of thermal video files, or one video file."""
+    path = Path(path)
+    if path.is_file():
+        if not is_video_file(path):
+            raise DatasetError(f"{path} is not a video file; give a video file, a folder of "
+                               "them, or a paired-video folder (infrared/ + visible/)")
+        return [TracksClip(path.stem, path, None, count_video_frames(path))]
+    if not path.is_dir():
+        raise DatasetError(f"{path} does not exist")
+    if _video_pair_folders(path) is not None:
+        out = []
+        for seq in load_video_pairs(path):
+            tir, rgb = seq.tir_loader, seq.rgb_loader
+            assert isinstance(tir, VideoFrameLoader) and isinstance(rgb, VideoFrameLoader)
+            out.append(TracksClip(seq.name, tir.path, rgb.path, seq.num_frames))
+        return out
+    videos = [p for p in sorted(path.iterdir()) if is_video_file(p)]
+    if not videos:
+        raise DatasetError(f"{path} holds no video file and is not a paired-video folder "
+                           "(infrared/ + visible/ videos of the same names)")
+    return [TracksClip(p.stem, p, None, count_video_frames(p)) for p in videos]
+
+
 # --------------------------------------------------------------------------------------------
 # Still pairs by file name (RoadScene, VIFB, ...)
 # --------------------------------------------------------------------------------------------
@@ -454,6 +484,7 @@ def load_image_pairs(folder: Path) -> list[PairedImage]:
 _PAIRED_LOOKED_FOR = (
     "a VTUAV sequence (rgb/ + ir/ or ir_gray/ + rgb.txt/ir.txt)",
     "paired videos (infrared/ + visible/ videos of the same names)",
+    "pseudo-label tracks over paired videos (tracks.json)",
     "still pairs by name (" + ", ".join(f"{a}/ + {b}/" for a, b in STILL_PAIR_FOLDERS) + ")",
     "an LLVIP folder (infrared/ + visible/ and/or Annotations/)",
     "an RGBT234/LasHeR sequence (visible/ + infrared/ + visible.txt/infrared.txt/init.txt)",
@@ -464,6 +495,8 @@ _PAIRED_LOOKED_FOR = (
 
 def _paired_kind(folder: Path) -> str | None:
     """The paired layout of one folder, or ``None``."""
+    if is_tracks_folder(folder):
+        return "tracks"
     kind = _rgbt_kind(folder)
     if kind is not None:
         return kind
@@ -479,8 +512,8 @@ def _paired_kind(folder: Path) -> str | None:
 
 
 def detect_paired_layout(path: Path) -> str:
-    """``rgbt``, ``gtot``, ``vtuav``, ``video_pairs``, ``llvip``, ``image_pairs`` or
-    ``collection`` (a folder of those)."""
+    """``rgbt``, ``gtot``, ``vtuav``, ``video_pairs``, ``tracks``, ``llvip``, ``image_pairs``
+    or ``collection`` (a folder of those)."""
     path = Path(path)
     if not path.is_dir():
         raise DatasetError(f"paired dataset path {path} is not a folder")
@@ -531,6 +564,8 @@ def _load_kind(
         return [load_vtuav_sequence(path, length_mismatch=length_mismatch)]
     if kind == "video_pairs":
         return load_video_pairs(path, length_mismatch=length_mismatch)
+    if kind == "tracks":
+        return load_track_pairs(path)
     return [_load_paired_sequence(path, kind, length_mismatch)]
 
 

@@ -99,6 +99,33 @@ def response_loc_loss(s_loc: torch.Tensor, t_loc: torch.Tensor, t_cls: torch.Ten
     return (per_point * w).flatten(1).sum(1) / w.flatten(1).sum(1).clamp(min=1e-6)
 
 
+def member_shift(size: int, member_size: int) -> int:
+    """Cell ``j`` of a ``member_size`` score map sits on cell ``j + shift`` of a ``size`` map
+    with the same stride (cells sit at ``(k - size // 2) * stride`` from the search centre);
+    -1 when the member's map does not fit inside."""
+    shift = size // 2 - member_size // 2
+    return shift if 0 <= shift and shift + member_size <= size else -1
+
+
+def ensemble_mean(cls: torch.Tensor, loc: torch.Tensor,
+                  members: list[tuple[torch.Tensor, torch.Tensor]]
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per cell, the mean of the teacher's class logits and boxes and those of the members
+    that have that cell (a member's smaller map, e.g. NanoTrack v3's 15 x 15 against v2's
+    16 x 16, covers the cells it shares with the teacher's; the rest keep the teacher's)."""
+    size = cls.shape[-1]
+    total_cls, total_loc = cls.clone(), loc.clone()
+    count = torch.ones_like(cls[:, :1])
+    for m_cls, m_loc in members:
+        n = m_cls.shape[-1]
+        k = member_shift(size, n)
+        assert k >= 0, f"a {n}x{n} score map does not fit inside {size}x{size}"
+        total_cls[..., k:k + n, k:k + n] += m_cls
+        total_loc[..., k:k + n, k:k + n] += m_loc
+        count[..., k:k + n, k:k + n] += 1
+    return total_cls / count, total_loc / count
+
+
 def _peak(cls: torch.Tensor) -> torch.Tensor:
     return F.softmax(cls, dim=1)[:, 1].flatten(1).argmax(1)
 
@@ -119,11 +146,17 @@ def agreement(s_cls: torch.Tensor, s_loc: torch.Tensor, t_cls: torch.Tensor,
 
 
 class DistillActor(BaseActor):
-    """Teacher on ``z_rgb`` / ``x_rgb``, student (``self.net``) on ``z_tir`` / ``x_tir``."""
+    """Teacher on ``z_rgb`` / ``x_rgb``, student (``self.net``) on ``z_tir`` / ``x_tir``.
 
-    def __init__(self, net: nn.Module, teacher: SiameseNet, cfg: DistillLoss) -> None:
+    ``ensemble``: more frozen trackers whose class logits and boxes are averaged with the
+    teacher's (the response targets of an ensemble teacher); features come from ``teacher``.
+    """
+
+    def __init__(self, net: nn.Module, teacher: SiameseNet, cfg: DistillLoss,
+                 ensemble: tuple[SiameseNet, ...] = ()) -> None:
         super().__init__(net)
         self.teacher = teacher
+        self.ensemble = tuple(ensemble)
         self.cfg = cfg
 
     @torch.no_grad()
@@ -133,6 +166,8 @@ class DistillActor(BaseActor):
         zl = t.backbone.forward_levels(z)
         xl = t.backbone.forward_levels(x)
         cls, loc = t.head(zl[-1], xl[-1])
+        if self.ensemble:
+            cls, loc = ensemble_mean(cls, loc, [m.eval()(z, x) for m in self.ensemble])
         return cls, loc, [zl[i] for i in levels] if template else [], [xl[i] for i in levels]
 
     def __call__(self, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:

@@ -105,12 +105,16 @@ class DistillConfig:
 
     ``teacher``: the frozen RGB tracker, ``nanotrack:FILE.pth`` or ``PATH.safetensors``.
     ``student``: where the student starts; empty means a copy of the teacher.
+    ``ensemble``: more frozen RGB trackers (same crop geometry) whose responses, class logits
+    and boxes, are averaged with the teacher's: an ensemble teacher for the response losses
+    (and the thermal anchor); the feature loss still matches ``teacher``'s features.
     ``data``: paired RGB + thermal sources (``synthetic`` or ``paired``); unannotated pairs are
     cut around random pseudo-boxes and feed the feature and response losses only.
     """
 
     teacher: str = "nanotrack:../shared/data/weights/nanotrack/v2/nanotrackv2.pth"
     student: str = ""
+    ensemble: tuple[str, ...] = ()
     name: str = ""  # model name written into the student checkpoint ("" = teacher's + suffix)
     data: tuple[DataSource, ...] = (DataSource(),)
     sampler: SamplerConfig = field(default_factory=SamplerConfig)

@@ -28,7 +28,7 @@ from ..training.loop import LoopResult
 from ..training.model_init import init_model
 from ..training.optim import make_groups, network_groups
 from ..training.run import FinalModel, RunTask, run, step_batches
-from .actor import DistillActor, Student, level_channels
+from .actor import DistillActor, Student, level_channels, member_shift
 from .config import DistillConfig
 from .prune import (Root, Slice, cut_channels, example_inputs, prune_channels, rebuild,
                     scale_slices, select_channels, stage_spec)
@@ -50,9 +50,10 @@ class DistillTask(RunTask):
 
     def __init__(self, cfg: DistillConfig, teacher: SiameseNet, net: SiameseNet,
                  batches: StepBatches, tracker: TrackerConfig, frame: FrameConfig,
-                 sources: dict[str, Any]) -> None:
+                 sources: dict[str, Any], ensemble: tuple[SiameseNet, ...] = ()) -> None:
         self.cfg = cfg
         self.teacher = teacher
+        self.ensemble = tuple(ensemble)
         self.batches = batches
         self.freeze_bn = cfg.freeze_bn
         self.tracker = tracker
@@ -70,7 +71,7 @@ class DistillTask(RunTask):
         self.decay_roots: list[Root] = []
         self.decay: list[Slice] = []
         self.student = self._student(net)
-        self.actor = DistillActor(self.student, teacher, cfg.loss)
+        self.actor = DistillActor(self.student, teacher, cfg.loss, self.ensemble)
 
     @classmethod
     def build(cls, cfg: DistillConfig, info: DistInfo) -> DistillTask:
@@ -82,13 +83,30 @@ class DistillTask(RunTask):
             net, _, _, s_info = init_model(cfg.student)
         else:
             net, s_info = copy.deepcopy(teacher).requires_grad_(True), {"source": "teacher copy"}
-        for key in ("exemplar_size", "instance_size", "score_size", "stride"):
-            if getattr(net.cfg, key) != getattr(teacher.cfg, key):
-                raise ConfigError(f"student and teacher differ in {key}; distillation needs the "
-                                  "same crop geometry")
+        ensemble, e_info = [], []
+        for spec in cfg.ensemble:
+            member, _, _, m_info = init_model(spec)
+            ensemble.append(member.eval().requires_grad_(False).to(info.device))
+            e_info.append(m_info)
+        for other, what in [(net, "student")] + [(m, f"ensemble member {s!r}")
+                                                 for m, s in zip(ensemble, cfg.ensemble)]:
+            member = other is not net
+            for key in ("exemplar_size", "instance_size", "stride") + (() if member
+                                                                       else ("score_size",)):
+                if getattr(other.cfg, key) != getattr(teacher.cfg, key):
+                    raise ConfigError(f"{what} and teacher differ in {key}; distillation needs "
+                                      "the same crop geometry")
+            if member and member_shift(teacher.cfg.score_size, other.cfg.score_size) < 0:
+                raise ConfigError(f"{what}'s {other.cfg.score_size}x{other.cfg.score_size} "
+                                  f"score map does not fit the teacher's "
+                                  f"{teacher.cfg.score_size}x{teacher.cfg.score_size}; make "
+                                  "the model with the larger map the teacher")
         batches = step_batches(cfg, teacher.cfg, info, ("tir", "rgb"), allow_unlabelled=True)
-        return cls(cfg, teacher.to(info.device), net, batches, tcfg, fcfg,
-                   {"teacher": t_info, "student_init": s_info})
+        sources = {"teacher": t_info, "student_init": s_info}
+        if e_info:
+            sources["ensemble"] = e_info
+        return cls(cfg, teacher.to(info.device), net, batches, tcfg, fcfg, sources,
+                   tuple(ensemble))
 
     def _student(self, net: SiameseNet) -> Student:
         return Student(net, self.levels, [self.t_channels[lv] for lv in self.levels],

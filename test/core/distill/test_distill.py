@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import subprocess
 import sys
@@ -222,6 +223,67 @@ def test_actor_losses_vanish_where_the_student_sees_what_the_teacher_sees(tiny_c
     _, stats = actor(same)
     assert stats["Loss/feat"] < 1e-6 and stats["Loss/resp_cls"] < 1e-5
     assert stats["Stats/agree_peak"] == 1.0
+
+
+def test_ensemble_teacher_averages_its_members_responses(tiny_cfg):
+    """An ensemble teacher's response targets are the mean of its members' class logits and
+    boxes; its features stay the first teacher's."""
+    from tir_tracker_core.distill.actor import DistillActor, Student, level_channels
+    from tir_tracker_core.distill.config import DistillLoss
+
+    torch.manual_seed(0)
+    teacher, other = build_model(tiny_cfg).eval(), build_model(tiny_cfg).eval()
+    chans = level_channels(teacher)
+    student = Student(build_model(tiny_cfg), (2,), [chans[2]]).eval()
+    z = torch.rand(2, 3, tiny_cfg.exemplar_size, tiny_cfg.exemplar_size) * 255
+    x = torch.rand(2, 3, tiny_cfg.instance_size, tiny_cfg.instance_size) * 255
+    alone = DistillActor(student, teacher, DistillLoss()).teacher_outputs(z, x, (2,), True)
+    both = DistillActor(student, teacher, DistillLoss(), (other,)).teacher_outputs(z, x, (2,),
+                                                                                  True)
+    with torch.no_grad():
+        o_cls, o_loc = other(z, x)
+    torch.testing.assert_close(both[0], (alone[0] + o_cls) / 2)
+    torch.testing.assert_close(both[1], (alone[1] + o_loc) / 2)
+    torch.testing.assert_close(both[3][0], alone[3][0])  # features: the teacher's alone
+    assert not torch.allclose(both[0], alone[0])
+
+
+def test_a_smaller_score_map_is_averaged_on_the_cells_it_shares():
+    """NanoTrack v3's 15 x 15 map sits on cells 1..15 of v2's 16 x 16 (same stride); the
+    teacher's cells outside it keep the teacher's value."""
+    from tir_tracker_core.distill.actor import ensemble_mean, member_shift
+
+    assert member_shift(16, 15) == 1 and member_shift(16, 16) == 0
+    assert member_shift(15, 16) == -1 and member_shift(16, 13) == 2
+    cls, loc = torch.zeros(1, 2, 16, 16), torch.zeros(1, 4, 16, 16)
+    m_cls, m_loc = torch.full((1, 2, 15, 15), 2.0), torch.full((1, 4, 15, 15), 4.0)
+    out_cls, out_loc = ensemble_mean(cls, loc, [(m_cls, m_loc)])
+    assert out_cls[0, :, 0, :].abs().sum() == 0 and out_cls[0, :, :, 0].abs().sum() == 0
+    assert torch.all(out_cls[0, :, 1:, 1:] == 1.0) and torch.all(out_loc[0, :, 1:, 1:] == 2.0)
+
+
+def test_ensemble_run_records_its_members_and_refuses_other_geometry(tmp_path, distill_dict,
+                                                                      tiny_cfg):
+    import dataclasses
+
+    from tir_tracker_core.checkpoint import Checkpoint, save_checkpoint
+    from tir_tracker_core.errors import ConfigError
+
+    torch.manual_seed(1)
+    member = save_checkpoint(Checkpoint(tiny_cfg, build_model(tiny_cfg).state_dict()),
+                             tmp_path / "member.safetensors")
+    d = distill_dict(2, 0.0)
+    d["ensemble"] = [str(member)]
+    path = distill(_cfg(d), tmp_path / "run")
+    provenance = json.loads(path.with_suffix(".json").read_text())["provenance"]
+    assert [e["source"] for e in provenance["ensemble"]] == [str(member)]
+    assert provenance["config"]["ensemble"] == [str(member)]
+    wide = dataclasses.replace(tiny_cfg, instance_size=159, score_size=10)  # 8 x 8 teacher
+    odd = save_checkpoint(Checkpoint(wide, build_model(wide).state_dict()),
+                          tmp_path / "odd.safetensors")
+    d["ensemble"] = [str(odd)]
+    with pytest.raises(ConfigError, match="ensemble member .* differ in instance_size"):
+        distill(_cfg(d), tmp_path / "odd_run")
 
 
 def test_bn_recalibration_averages_the_thermal_batch_statistics(tiny_cfg):

@@ -15,6 +15,7 @@ import yaml
 from tir_tracker_core.config import from_dict, to_dict
 
 SHARED = "../shared/data"
+PSEUDO = "out/pseudo/"  # tracks folders a recipe's header says how to write (pseudolabel)
 CONFIG = Path(__file__).resolve().parents[3] / "config"
 
 
@@ -22,8 +23,31 @@ def _recipes(prefix: str) -> list[str]:
     return sorted(p.name for p in CONFIG.glob(f"{prefix}_*.yaml"))
 
 
-def tiny(recipe: dict[str, Any], shared_data: Path) -> dict[str, Any]:
-    """``recipe`` with its data read from ``shared_data``, a few items per source, 4 steps."""
+def tiny_tracks(shared_data: Path, out: Path) -> Path:
+    """A tracks folder as ``tir-tracker pseudolabel`` writes one, from the first 31 frames of a
+    real M3SVD paired clip (NanoTrack v2 following the visible frames): what a recipe's
+    ``out/pseudo/...`` source stands for."""
+    from tir_tracker_core.api import build_trackers
+    from tir_tracker_core.data.paired import find_video_clips
+    from tir_tracker_core.data.tracks import write_tracks
+    from tir_tracker_core.data.video import VideoFrameLoader
+    from tir_tracker_core.pseudolabel import ClipFrames, PseudoLabelConfig, pseudo_label_clip
+
+    if (out / "tracks.json").is_file():
+        return out
+    clip = find_video_clips(shared_data / "paired_rgbt" / "m3svd_video")[0]
+    frames = ClipFrames(clip.name, 31, VideoFrameLoader(clip.tir, grey=True),
+                        VideoFrameLoader(clip.rgb, grey=False))
+    labeller = build_trackers(f"nanotrack:{shared_data}/weights/nanotrack/v2/nanotrackv2.pth")
+    tracks, _ = pseudo_label_clip(labeller, frames, PseudoLabelConfig(window=30))
+    assert tracks, "the labeller kept no track on the clip's first frames"
+    write_tracks(out, {clip.name: clip}, tracks)
+    return out
+
+
+def tiny(recipe: dict[str, Any], shared_data: Path, work: Path | None = None) -> dict[str, Any]:
+    """``recipe`` with its data read from ``shared_data``, a few items per source, 4 steps;
+    pseudo-label sources (``out/pseudo/...``) become a tiny tracks folder under ``work``."""
     d = copy.deepcopy(recipe)
     here = str(shared_data)
     for key in ("teacher", "student"):
@@ -33,6 +57,9 @@ def tiny(recipe: dict[str, Any], shared_data: Path) -> dict[str, Any]:
         d["model"]["init"] = d["model"]["init"].replace(SHARED, here)
     for src in d["data"]:
         src["path"] = src.get("path", "").replace(SHARED, here)
+        if src["path"].startswith(PSEUDO):
+            assert work is not None
+            src["path"] = str(tiny_tracks(shared_data, work / "tracks"))
         if src.get("kind", "synthetic") == "synthetic":
             src.update(count=1, frames=20)
         else:
@@ -49,7 +76,7 @@ def tiny(recipe: dict[str, Any], shared_data: Path) -> dict[str, Any]:
 def _run_tiny(command: str, recipe_file: Path, shared_data: Path, out: Path) -> None:
     recipe = yaml.safe_load(recipe_file.read_text())
     small = out.parent / f"tiny_{recipe_file.name}"
-    small.write_text(yaml.safe_dump(tiny(recipe, shared_data)))
+    small.write_text(yaml.safe_dump(tiny(recipe, shared_data, out.parent)))
     if command == "train":
         from tir_tracker_core.training.config import TrainConfig as cfg_type
         from tir_tracker_core.training.config import load_train_config as load
