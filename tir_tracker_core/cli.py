@@ -869,8 +869,9 @@ def _add_pseudolabel_command(sub: Any) -> None:
     d = PseudoLabelConfig()
     sp = sub.add_parser(
         "pseudolabel", help="label unlabelled video with forward-backward-consistent tracks",
-        description="Objects that stand out thermally are proposed every --window frames, "
-                    "tracked forward and back by --tracker (on the visible half of paired "
+        description="Objects that move (each window's first thermal frame against the "
+                    "median of frames spread over the window) are proposed every --window "
+                    "frames, tracked forward and back by --tracker (on the visible half of paired "
                     "video with --modality rgb: cross-modal labels for the thermal frames; "
                     "on the thermal frames with --modality tir: self-training), and kept "
                     "where both directions agree. Writes OUT/tracks.json, which train and "
@@ -887,8 +888,8 @@ def _add_pseudolabel_command(sub: Any) -> None:
     sp.add_argument("--proposals", type=int, default=d.proposals,
                     help="objects started per window, at most (default: %(default)s)")
     sp.add_argument("--contrast", type=float, default=d.contrast,
-                    help="proposal contrast against the local background, in robust standard "
-                         "deviations (default: %(default)s)")
+                    help="proposal contrast against the background (the window's median "
+                         "frame), in robust standard deviations (default: %(default)s)")
     sp.add_argument("--fb-iou", type=float, default=d.fb_iou,
                     help="forward / backward IoU to keep a frame (default: %(default)s)")
     sp.add_argument("--min-frames", type=int, default=d.min_frames,

@@ -127,9 +127,10 @@ def fill_box(msg: Any, box: Iterable[float]) -> Any:
     return msg
 
 
-def fill_track(msg: Any, track: Any, id_offset: int = 0) -> Any:
-    """Fill a ``tir_tracker_ros/Track`` message from a core ``Track`` (id + ``id_offset``)."""
-    msg.id = int(track.id) + id_offset
+def fill_track(msg: Any, track: Any) -> Any:
+    """Fill a ``tir_tracker_ros/Track`` message from a core ``Track`` (its id: unique for the
+    node's lifetime, the core never reuses one)."""
+    msg.id = int(track.id)
     fill_box(msg.box, track.box)
     msg.score = float(track.score)
     msg.state = msg.STATE_LOST if track.lost else msg.STATE_TRACKED
@@ -137,13 +138,12 @@ def fill_track(msg: Any, track: Any, id_offset: int = 0) -> Any:
     return msg
 
 
-def fill_detection(msg: Any, hypothesis: Any, track: Any, class_id: str = "target",
-                   id_offset: int = 0) -> Any:
+def fill_detection(msg: Any, hypothesis: Any, track: Any, class_id: str = "target") -> Any:
     """Fill a ``vision_msgs/Detection2D`` from a core ``Track``: ``id`` is the track id as
     text, ``bbox`` the centre and size in pixels, one hypothesis (``hypothesis``, an empty
     ``ObjectHypothesisWithPose``) with ``class_id`` and the track's score."""
     x, y, w, h = (float(v) for v in track.box)
-    msg.id = str(int(track.id) + id_offset)
+    msg.id = str(int(track.id))
     msg.bbox.center.position.x = x + w / 2.0
     msg.bbox.center.position.y = y + h / 2.0
     msg.bbox.center.theta = 0.0

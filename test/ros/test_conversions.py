@@ -118,12 +118,12 @@ def test_detection_is_centre_size_with_the_track_id_and_score():
     msg = SimpleNamespace(bbox=SimpleNamespace(center=SimpleNamespace(
         position=SimpleNamespace())), results=[])
     hyp = SimpleNamespace(hypothesis=SimpleNamespace())
-    conv.fill_detection(msg, hyp, track, "person", id_offset=10)
-    assert msg.id == "13"
+    conv.fill_detection(msg, hyp, track, "person")
+    assert msg.id == "3"
     assert (msg.bbox.center.position.x, msg.bbox.center.position.y) == (25.0, 40.0)
     assert (msg.bbox.size_x, msg.bbox.size_y) == (30.0, 40.0)
     assert msg.results == [hyp] and hyp.hypothesis.class_id == "person"
     assert hyp.hypothesis.score == pytest.approx(0.75)
     out = conv.fill_track(SimpleNamespace(box=SimpleNamespace(), STATE_TRACKED=0,
-                                          STATE_LOST=1), track, id_offset=10)
-    assert out.id == 13 and out.state == 0
+                                          STATE_LOST=1), track)
+    assert out.id == 3 and out.state == 0
