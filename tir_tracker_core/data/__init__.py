@@ -9,6 +9,8 @@
   video + box file, VTUAV's thermal half) and their detection, ``load_sequences``.
 - ``paired``: registered visible + thermal layouts (LLVIP, RGBT234 / LasHeR, GTOT, VTUAV,
   paired videos, still pairs by name) and their detection, ``load_paired``.
+- ``tracks``: pseudo-labelled tracks over video files (``tracks.json``, written by
+  ``tir-tracker pseudolabel``), read back by ``load_sequences`` and ``load_paired``.
 - ``stills``: detection records (COCO JSON, YOLO, VOC, LLVIP), ``load_detections``, and
   annotated (image, box) items for ``probe``, ``load_stills``.
 - ``synthetic``: generated paired thermal + visible sequences.
