@@ -877,7 +877,7 @@ def _add_pseudolabel_command(sub: Any) -> None:
                     "where both directions agree. Writes OUT/tracks.json, which train and "
                     "distill read as kind: sequences (thermal) or kind: paired.")
     sp.add_argument("data", help="paired videos (infrared/ + visible/, e.g. M3SVD), a folder "
-                    "of thermal videos, or one video file")
+                    "of thermal videos or raw .cptv clips, or one such file")
     sp.add_argument("--tracker", required=True, metavar="SPEC",
                     help=" | ".join(VALID_SPECS) + "; the labeller (the RGB teacher for "
                     "--modality rgb)")

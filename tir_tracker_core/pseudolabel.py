@@ -39,7 +39,7 @@ import numpy as np
 
 from .data.sequence import FrameLoader
 from .errors import ConfigError
-from .data.tracks import TrackLabel, TracksClip
+from .data.tracks import TrackLabel, TracksClip, thermal_loader
 from .data.video import VideoFrameLoader
 from .geometry import box_iou
 from .progress import bar
@@ -315,8 +315,7 @@ def pseudo_label_videos(make_tracker: Callable[[], MultiTracker], clips: Iterabl
     tracks: list[TrackLabel] = []
     stats = PseudoLabelStats()
     for c in clips:
-        frames = ClipFrames(c.name, c.frames,
-                            VideoFrameLoader(c.tir, grey=True, num_frames=c.frames),
+        frames = ClipFrames(c.name, c.frames, thermal_loader(c.tir, c.frames),
                             None if c.rgb is None else VideoFrameLoader(c.rgb, grey=False,
                                                                         num_frames=c.frames))
         found, clip_stats = pseudo_label_clip(make_tracker, frames, cfg, progress=progress)

@@ -173,3 +173,21 @@ def test_pseudolabel_command_writes_tracks_the_readers_load(tmp_path: Path, caps
     assert main(["pseudolabel", str(data), "--tracker", "default", "--window", "1",
                  "--out", str(tmp_path / "x")]) == 2
     assert capsys.readouterr().err.strip() == "error: window must be >= 2 frames, got 1"
+
+
+def test_raw_16bit_lepton_clips_are_labelled_and_stay_16_bit(shared_data: Path, tmp_path: Path,
+                                                             capsys) -> None:
+    """Self-training labels on the real ``.cptv`` clips (raw radiometric Lepton video)."""
+    from tir_tracker_core.data.paired import find_video_clips
+
+    cptv = shared_data / "thermal_raw" / "cptv"
+    assert [(c.name, c.frames) for c in find_video_clips(cptv)] == [("hedgehog", 119),
+                                                                    ("possum", 161)]
+    out = tmp_path / "raw"
+    assert main(["pseudolabel", str(cptv), "--modality", "tir", "--tracker", "default",
+                 "--window", "40", "--out", str(out)]) == 0
+    assert "2 clips, 280 frames, 7 windows" in capsys.readouterr().out
+    seqs = load_sequences(out)
+    assert seqs, "no track kept on the two clips"
+    frame = seqs[0].frame(0)
+    assert frame.dtype == np.uint16 and frame.shape == (120, 160)

@@ -42,7 +42,8 @@ from .io import (
 )
 from .sequence import LengthPolicy, PairedSequence, expand_sparse_gt, reconcile_lengths
 from .tracks import TracksClip, is_tracks_folder, load_track_pairs
-from .video import VideoFrameLoader, count_video_frames, is_video_file
+from .video import (CPTV_EXTENSIONS, CptvFrameLoader, VideoFrameLoader, count_video_frames,
+                    is_video_file)
 
 logger = logging.getLogger(__name__)
 
@@ -407,15 +408,27 @@ def load_video_pairs(
     return clips
 
 
+def _thermal_clip(path: Path) -> TracksClip:
+    if path.suffix.lower() in CPTV_EXTENSIONS:
+        return TracksClip(path.stem, path, None, len(CptvFrameLoader(path)))
+    return TracksClip(path.stem, path, None, count_video_frames(path))
+
+
+def _is_clip_file(path: Path) -> bool:
+    return is_video_file(path) or (path.is_file() and path.suffix.lower() in CPTV_EXTENSIONS)
+
+
 def find_video_clips(path: Path) -> list[TracksClip]:
     """The clips a labeller can follow at ``path``: a paired-video folder (``infrared/`` +
-    ``visible/``, frame counts checked), a folder of thermal video files, or one video file."""
+    ``visible/``, frame counts checked), a folder of thermal video files or raw ``.cptv``
+    clips, or one such file."""
     path = Path(path)
     if path.is_file():
-        if not is_video_file(path):
-            raise DatasetError(f"{path} is not a video file; give a video file, a folder of "
-                               "them, or a paired-video folder (infrared/ + visible/)")
-        return [TracksClip(path.stem, path, None, count_video_frames(path))]
+        if not _is_clip_file(path):
+            raise DatasetError(f"{path} is not a video file; give a video or .cptv file, a "
+                               "folder of them, or a paired-video folder (infrared/ + "
+                               "visible/)")
+        return [_thermal_clip(path)]
     if not path.is_dir():
         raise DatasetError(f"{path} does not exist")
     if _video_pair_folders(path) is not None:
@@ -425,11 +438,11 @@ def find_video_clips(path: Path) -> list[TracksClip]:
             assert isinstance(tir, VideoFrameLoader) and isinstance(rgb, VideoFrameLoader)
             out.append(TracksClip(seq.name, tir.path, rgb.path, seq.num_frames))
         return out
-    videos = [p for p in sorted(path.iterdir()) if is_video_file(p)]
+    videos = [p for p in sorted(path.iterdir()) if _is_clip_file(p)]
     if not videos:
-        raise DatasetError(f"{path} holds no video file and is not a paired-video folder "
-                           "(infrared/ + visible/ videos of the same names)")
-    return [TracksClip(p.stem, p, None, count_video_frames(p)) for p in videos]
+        raise DatasetError(f"{path} holds no video or .cptv file and is not a paired-video "
+                           "folder (infrared/ + visible/ videos of the same names)")
+    return [_thermal_clip(p) for p in videos]
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Pseudo-labelled tracks over video files: the ``tracks`` layout (a folder holding
+"""Pseudo-labelled tracks over video files (or raw ``.cptv`` clips): the ``tracks`` layout (a folder holding
 ``tracks.json``).
 
 ``tir-tracker pseudolabel`` writes it; the sequence readers read it back, so pseudo-labels
@@ -40,7 +40,7 @@ import numpy as np
 
 from ..errors import DatasetError
 from .sequence import FrameLoader, Modality, PairedSequence, Sequence
-from .video import VideoFrameLoader
+from .video import CPTV_EXTENSIONS, CptvFrameLoader, VideoFrameLoader
 
 __all__ = [
     "TRACKS_FILE",
@@ -50,6 +50,7 @@ __all__ = [
     "load_track_pairs",
     "load_track_sequences",
     "read_tracks",
+    "thermal_loader",
     "write_tracks",
 ]
 
@@ -213,10 +214,19 @@ def read_tracks(folder: Path) -> tuple[dict[str, TracksClip], list[TrackLabel], 
     return clips, tracks, dict(doc.get("provenance") or {})
 
 
-def _loaders(clips: Mapping[str, TracksClip]) -> dict[str, tuple[VideoFrameLoader,
+def thermal_loader(path: Path, frames: int | None = None) -> FrameLoader:
+    """Frames of a thermal clip: a raw ``.cptv`` file (16-bit, as stored) or a video file
+    (decoded to grey)."""
+    path = Path(path)
+    if path.suffix.lower() in CPTV_EXTENSIONS:
+        return CptvFrameLoader(path)
+    return VideoFrameLoader(path, grey=True, num_frames=frames)
+
+
+def _loaders(clips: Mapping[str, TracksClip]) -> dict[str, tuple[FrameLoader,
                                                                   VideoFrameLoader | None]]:
     """One loader per video, shared by every track of the clip (its cache serves them all)."""
-    return {name: (VideoFrameLoader(c.tir, grey=True, num_frames=c.frames),
+    return {name: (thermal_loader(c.tir, c.frames),
                    None if c.rgb is None else VideoFrameLoader(c.rgb, grey=False,
                                                                num_frames=c.frames))
             for name, c in clips.items()}

@@ -49,7 +49,7 @@ def test_find_video_clips_paired_thermal_only_and_one_file(paired_videos: Path) 
     with pytest.raises(DatasetError, match="nothing does not exist"):
         find_video_clips(paired_videos.parent / "nothing")
     (paired_videos / "empty").mkdir()
-    with pytest.raises(DatasetError, match="holds no video file"):
+    with pytest.raises(DatasetError, match="holds no video or .cptv file"):
         find_video_clips(paired_videos / "empty")
 
 
