@@ -110,7 +110,10 @@ class PseudoLabelConfig:
             raise ConfigError(f"fb_iou must be in (0, 1], got {self.fb_iou}")
         if not 0.0 < self.max_size <= 1.0 or self.min_size < 1.0:
             raise ConfigError("min_size must be >= 1 px and max_size in (0, 1] of the shorter "
-                             f"side, got {self.min_size} / {self.max_size}")
+                              f"side, got {self.min_size} / {self.max_size}")
+        if self.background_frames < 1:
+            raise ConfigError("background_frames must be >= 1 (1: the first frame blurred), "
+                              f"got {self.background_frames}")
         if self.min_frames < 2:
             raise ConfigError(f"min_frames must be >= 2 (a training pair), got {self.min_frames}")
 
