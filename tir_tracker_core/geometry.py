@@ -28,6 +28,7 @@ __all__ = [
     "box_from_center",
     "box_in_crop",
     "box_iou",
+    "box_iou_xywh",
     "context_side",
     "context_sides",
     "crop",
@@ -63,6 +64,18 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
     area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
     return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-12)
+
+
+def box_iou_xywh(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of ``x, y, w, h`` boxes ``(..., 4)``, element-wise (broadcasting); 0 where the
+    union is empty or a box is ``NaN``."""
+    iw = np.minimum(a[..., 0] + a[..., 2], b[..., 0] + b[..., 2]) - np.maximum(a[..., 0], b[..., 0])
+    ih = np.minimum(a[..., 1] + a[..., 3], b[..., 1] + b[..., 3]) - np.maximum(a[..., 1], b[..., 1])
+    inter = np.clip(iw, 0.0, None) * np.clip(ih, 0.0, None)
+    union = a[..., 2] * a[..., 3] + b[..., 2] * b[..., 3] - inter
+    with np.errstate(invalid="ignore"):
+        ok = union > 0
+    return np.divide(inter, union, out=np.zeros_like(inter), where=ok)
 
 
 def _plain(values: np.ndarray) -> str:

@@ -41,7 +41,7 @@ from .data.sequence import FrameLoader
 from .errors import ConfigError
 from .data.tracks import TrackLabel, TracksClip, thermal_loader
 from .data.video import VideoFrameLoader
-from .geometry import box_iou
+from .geometry import box_iou_xywh
 from .progress import bar
 from .tracking.types import Box, Track
 
@@ -164,20 +164,6 @@ class ClipFrames:
     gt: np.ndarray | None = None
 
 
-def _corners(boxes: np.ndarray) -> np.ndarray:
-    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
-    return np.concatenate([boxes[:, :2], boxes[:, :2] + boxes[:, 2:]], axis=1)
-
-
-def _iou_pairs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Row-wise IoU of two ``(N, 4)`` ``x, y, w, h`` arrays (0 where either is ``NaN``)."""
-    out = np.zeros(len(a))
-    ok = ~(np.isnan(a).any(axis=1) | np.isnan(b).any(axis=1))
-    if ok.any():
-        out[ok] = np.diag(box_iou(_corners(a[ok]), _corners(b[ok])))
-    return out
-
-
 def _grey(frame: np.ndarray) -> np.ndarray:
     if frame.ndim == 3:
         frame = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
@@ -223,7 +209,7 @@ def thermal_proposals(frame: np.ndarray, cfg: PseudoLabelConfig,
         if len(kept) >= cfg.proposals:
             break
         others = np.concatenate([taken, np.asarray(kept, np.float64).reshape(-1, 4)])
-        if len(others) and box_iou(_corners(np.asarray([box])), _corners(others)).max() > 0.1:
+        if len(others) and box_iou_xywh(np.asarray(box, np.float64), others).max() > 0.1:
             continue
         kept.append(box)
     return np.asarray(kept, np.float64).reshape(-1, 4)
@@ -265,13 +251,16 @@ def pseudo_label_clip(make_tracker: Callable[[], MultiTracker], clip: ClipFrames
         if e - s + 1 < cfg.min_frames:
             break
         stats.windows += 1
-        others = ([clip.tir(int(i)) for i in np.linspace(s, e, cfg.background_frames)[1:]]
-                  if cfg.background_frames > 1 else None)
-        props = thermal_proposals(clip.tir(s), cfg, others=others)
+        # the window's thermal frames the proposals need, each decoded once
+        picked = [s] + [int(i) for i in np.linspace(s, e, cfg.background_frames)[1:]]
+        thermal = {i: clip.tir(i) for i in picked}
+        props = thermal_proposals(thermal[s], cfg,
+                                  others=[thermal[i] for i in picked[1:]] or None)
         stats.proposed += len(props)
         if not len(props):
             continue
-        frames = [follow(i) for i in range(s, e + 1)]
+        reuse = thermal if cfg.modality == "tir" else {}
+        frames = [reuse[i] if i in reuse else follow(i) for i in range(s, e + 1)]
         fwd, fwd_lost = _run(make_tracker(), frames, props)
         alive = ~fwd_lost[-1]
         if not alive.any():
@@ -279,7 +268,7 @@ def pseudo_label_clip(make_tracker: Callable[[], MultiTracker], clip: ClipFrames
         bwd_rev, bwd_lost_rev = _run(make_tracker(), frames[::-1], fwd[-1, alive])
         bwd, bwd_lost = bwd_rev[::-1], bwd_lost_rev[::-1]
         for j_b, j in enumerate(np.flatnonzero(alive)):
-            agree = _iou_pairs(fwd[:, j], bwd[:, j_b]) >= cfg.fb_iou
+            agree = box_iou_xywh(fwd[:, j], bwd[:, j_b]) >= cfg.fb_iou
             agree &= ~fwd_lost[:, j] & ~bwd_lost[:, j_b]
             if not agree[0] or agree.sum() < cfg.min_frames:
                 continue
@@ -301,7 +290,7 @@ def _score(stats: PseudoLabelStats, gt: np.ndarray, boxes: np.ndarray,
     on no annotated target (a distractor, or background) is only counted: its labels cannot
     be checked."""
     gt = np.asarray(gt, np.float64)
-    best = np.stack([_iou_pairs(boxes, gt[:, k]) for k in range(gt.shape[1])])
+    best = box_iou_xywh(boxes[None], np.moveaxis(gt, 1, 0))  # (targets, frames)
     target = int(np.argmax(best[:, 0]))
     if best[target, 0] < 0.3:
         stats.unchecked += 1

@@ -619,8 +619,8 @@ def _layout_hints(path: Path) -> list[str]:
 
 def detect_layout(path: Path) -> str:
     """Name of the layout at ``path``: ``pysot_json``, ``lsotb_tir``, ``ptb_tir``, ``otb``,
-    ``video`` (a video folder or file), ``vtuav``, ``vot``, ``tracks`` or ``collection`` (a folder of
-    sequence folders).
+    ``video`` (a video folder or file), ``vtuav``, ``vot``, ``tracks`` or ``collection`` (a
+    folder of sequence folders).
 
     Raises:
         DatasetError: listing what was looked for, with hints for half-present layouts; for a

@@ -41,9 +41,8 @@ from .io import (
     read_voc,
 )
 from .sequence import LengthPolicy, PairedSequence, expand_sparse_gt, reconcile_lengths
-from .tracks import TracksClip, is_tracks_folder, load_track_pairs
-from .video import (CPTV_EXTENSIONS, CptvFrameLoader, VideoFrameLoader, count_video_frames,
-                    is_video_file)
+from .tracks import TracksClip, is_tracks_folder, load_track_pairs, thermal_loader
+from .video import CPTV_EXTENSIONS, VideoFrameLoader, is_video_file
 
 logger = logging.getLogger(__name__)
 
@@ -409,9 +408,7 @@ def load_video_pairs(
 
 
 def _thermal_clip(path: Path) -> TracksClip:
-    if path.suffix.lower() in CPTV_EXTENSIONS:
-        return TracksClip(path.stem, path, None, len(CptvFrameLoader(path)))
-    return TracksClip(path.stem, path, None, count_video_frames(path))
+    return TracksClip(path.stem, path, None, len(thermal_loader(path)))
 
 
 def _is_clip_file(path: Path) -> bool:

@@ -44,8 +44,10 @@ FrameLoader = Callable[[int], np.ndarray]
 """``loader(i) -> frame`` for a 0-based frame index."""
 
 LengthPolicy = Literal["error", "truncate"]
-Modality = Literal["tir", "rgb"]
 """What to do when ground-truth rows and frames disagree in number."""
+
+Modality = Literal["tir", "rgb"]
+"""Which half of registered visible + thermal data: thermal (``tir``) or visible (``rgb``)."""
 
 _LENGTH_POLICIES: tuple[str, ...] = ("error", "truncate")
 

@@ -41,6 +41,22 @@ def _macs(net: SiameseNet) -> int:
     return count_macs(copy.deepcopy(net).cpu())
 
 
+def _same_geometry(other: SiameseNet, teacher: SiameseNet, what: str,
+                   with_score_map: bool) -> None:
+    """``other`` cuts the teacher's crops at the teacher's stride; its score map is the
+    teacher's (``with_score_map``) or fits inside it (an ensemble member's)."""
+    keys = ("exemplar_size", "instance_size", "stride") + (("score_size",) if with_score_map
+                                                          else ())
+    for key in keys:
+        if getattr(other.cfg, key) != getattr(teacher.cfg, key):
+            raise ConfigError(f"{what} and teacher differ in {key}; distillation needs the same "
+                              "crop geometry")
+    t, o = teacher.cfg.score_size, other.cfg.score_size
+    if member_shift(t, o) < 0:
+        raise ConfigError(f"{what}'s {o}x{o} score map does not fit the teacher's {t}x{t}; make "
+                          "the model with the larger map the teacher")
+
+
 class DistillTask(RunTask):
     """Trains the ``Student`` (network + adapters); prunes it at the configured steps.
 
@@ -53,7 +69,6 @@ class DistillTask(RunTask):
                  sources: dict[str, Any], ensemble: tuple[SiameseNet, ...] = ()) -> None:
         self.cfg = cfg
         self.teacher = teacher
-        self.ensemble = tuple(ensemble)
         self.batches = batches
         self.freeze_bn = cfg.freeze_bn
         self.tracker = tracker
@@ -71,7 +86,7 @@ class DistillTask(RunTask):
         self.decay_roots: list[Root] = []
         self.decay: list[Slice] = []
         self.student = self._student(net)
-        self.actor = DistillActor(self.student, teacher, cfg.loss, self.ensemble)
+        self.actor = DistillActor(self.student, teacher, cfg.loss, ensemble)
 
     @classmethod
     def build(cls, cfg: DistillConfig, info: DistInfo) -> DistillTask:
@@ -83,24 +98,13 @@ class DistillTask(RunTask):
             net, _, _, s_info = init_model(cfg.student)
         else:
             net, s_info = copy.deepcopy(teacher).requires_grad_(True), {"source": "teacher copy"}
+        _same_geometry(net, teacher, "student", with_score_map=True)
         ensemble, e_info = [], []
         for spec in cfg.ensemble:
             member, _, _, m_info = init_model(spec)
+            _same_geometry(member, teacher, f"ensemble member {spec!r}", with_score_map=False)
             ensemble.append(member.eval().requires_grad_(False).to(info.device))
             e_info.append(m_info)
-        for other, what in [(net, "student")] + [(m, f"ensemble member {s!r}")
-                                                 for m, s in zip(ensemble, cfg.ensemble)]:
-            member = other is not net
-            for key in ("exemplar_size", "instance_size", "stride") + (() if member
-                                                                       else ("score_size",)):
-                if getattr(other.cfg, key) != getattr(teacher.cfg, key):
-                    raise ConfigError(f"{what} and teacher differ in {key}; distillation needs "
-                                      "the same crop geometry")
-            if member and member_shift(teacher.cfg.score_size, other.cfg.score_size) < 0:
-                raise ConfigError(f"{what}'s {other.cfg.score_size}x{other.cfg.score_size} "
-                                  f"score map does not fit the teacher's "
-                                  f"{teacher.cfg.score_size}x{teacher.cfg.score_size}; make "
-                                  "the model with the larger map the teacher")
         batches = step_batches(cfg, teacher.cfg, info, ("tir", "rgb"), allow_unlabelled=True)
         sources = {"teacher": t_info, "student_init": s_info}
         if e_info:

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..geometry import box_iou_xywh
+
 __all__ = [
     "NORM_PRECISION_THRESHOLDS",
     "PRECISION_THRESHOLDS",
@@ -72,12 +74,7 @@ def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     The OTB pixel convention (right = x + w - 1, intersection + 1) gives the same value. A
     zero-area union gives 0.
     """
-    a, b = _boxes(a, "a"), _boxes(b, "b")
-    iw = np.minimum(a[..., 0] + a[..., 2], b[..., 0] + b[..., 2]) - np.maximum(a[..., 0], b[..., 0])
-    ih = np.minimum(a[..., 1] + a[..., 3], b[..., 1] + b[..., 3]) - np.maximum(a[..., 1], b[..., 1])
-    inter = np.clip(iw, 0.0, None) * np.clip(ih, 0.0, None)
-    union = a[..., 2] * a[..., 3] + b[..., 2] * b[..., 3] - inter
-    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+    return box_iou_xywh(_boxes(a, "a"), _boxes(b, "b"))
 
 
 def center_error(a: np.ndarray, b: np.ndarray) -> np.ndarray:
