@@ -87,6 +87,11 @@ class ModelConfig:
     score_size: int = 16
     # pixel scale of network input: images are fed as float BGR in [0, input_scale]
     input_scale: float = 255.0
+    # crop resolution against pysot's geometry: the template crop shows the target's context
+    # square (geometry.context_side) divided by zoom, the search crop instance_size /
+    # exemplar_size times that, so a network with instance_size 255 * zoom searches the area
+    # pysot's 255 px crop covers, at zoom times its resolution (models.with_search_size)
+    zoom: float = 1.0
 
 
 # --------------------------------------------------------------------------- runtime

@@ -108,18 +108,19 @@ def validate_box(box: Sequence[float], width: int, height: int) -> np.ndarray:
 # --------------------------------------------------------------------------- context
 
 
-def context_sides(sizes: np.ndarray, context_amount: float) -> np.ndarray:
+def context_sides(sizes: np.ndarray, context_amount: float, zoom: float = 1.0) -> np.ndarray:
     """Template-crop side of each ``(w, h)`` row of ``sizes`` (N, 2): the side of the square
-    with the area of the box padded by ``context_amount * (w + h)`` on each axis."""
+    with the area of the box padded by ``context_amount * (w + h)`` on each axis, divided by
+    ``zoom`` (``ModelConfig.zoom``: a network at zoom < 1 sees its crops at lower resolution)."""
     sizes = np.asarray(sizes, np.float64)
     pad = context_amount * sizes.sum(-1, keepdims=True)
-    return np.sqrt(np.prod(sizes + pad, -1))
+    return np.sqrt(np.prod(sizes + pad, -1)) / zoom
 
 
-def context_side(w: float, h: float, context_amount: float) -> float:
+def context_side(w: float, h: float, context_amount: float, zoom: float = 1.0) -> float:
     """``context_sides`` for one ``w x h`` target."""
     p = context_amount * (w + h)
-    return math.sqrt((w + p) * (h + p))
+    return math.sqrt((w + p) * (h + p)) / zoom
 
 
 # --------------------------------------------------------------------------- crops

@@ -30,7 +30,7 @@ def calibration_crops(frames: Sequence[np.ndarray], boxes: Sequence[Sequence[flo
         img = to_bgr8(frame, frame_cfg or FrameConfig())
         x, y, w, h = (float(v) for v in box)
         center = box_center((x, y, w, h))[None]
-        s_z = context_side(w, h, ctx_amount)
+        s_z = context_side(w, h, ctx_amount, model_cfg.zoom)
         s_x = np.round(s_z * model_cfg.instance_size / model_cfg.exemplar_size)
         pads = [mean_colour(img)]
         zs.append(crop_batch(img, center, np.array([round(s_z)], np.float64),

@@ -13,6 +13,7 @@ from ..training.actors import BaseActor, tracking_loss
 from ..training.data import NEGATIVE, POSITIVE
 from ..training.losses import ltrb_iou
 from .config import DistillLoss
+from .views import StudentView
 
 
 def adapter(c_in: int, c_out: int) -> nn.Conv2d:
@@ -150,24 +151,32 @@ class DistillActor(BaseActor):
 
     ``ensemble``: more frozen trackers whose class logits and boxes are averaged with the
     teacher's (the response targets of an ensemble teacher); features come from ``teacher``.
+    ``view``: how the student's input resolution relates to the teacher's (``views``); the
+    teacher's responses and the student's features are compared on one grid through it.
     """
 
     def __init__(self, net: nn.Module, teacher: SiameseNet, cfg: DistillLoss,
-                 ensemble: tuple[SiameseNet, ...] = ()) -> None:
+                 ensemble: tuple[SiameseNet, ...] = (), view: StudentView | None = None
+                 ) -> None:
         super().__init__(net)
         self.teacher = teacher
         self.ensemble = tuple(ensemble)
         self.cfg = cfg
+        self.view = view or StudentView(teacher.cfg, teacher.cfg)
 
     @torch.no_grad()
     def teacher_outputs(self, z: torch.Tensor, x: torch.Tensor, levels: tuple[int, ...],
                         template: bool) -> tuple[torch.Tensor, torch.Tensor, list, list]:
+        """The teacher's (or ensemble's) responses on the student's score map and the
+        teacher's features at ``levels``, from the sampler's crops ``z`` / ``x``."""
+        z, x = self.view.teacher_crops(z, x)
         t = self.teacher.eval()
         zl = t.backbone.forward_levels(z)
         xl = t.backbone.forward_levels(x)
         cls, loc = t.head(zl[-1], xl[-1])
         if self.ensemble:
             cls, loc = ensemble_mean(cls, loc, [m.eval()(z, x) for m in self.ensemble])
+        cls, loc = self.view.responses(cls, loc)
         return cls, loc, [zl[i] for i in levels] if template else [], [xl[i] for i in levels]
 
     def __call__(self, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:
@@ -175,7 +184,10 @@ class DistillActor(BaseActor):
         student: Student = getattr(self.net, "module", self.net)  # unwrap DDP
         t_cls, t_loc, t_fz, t_fx = self.teacher_outputs(batch["z_rgb"], batch["x_rgb"],
                                                         student.levels, student.template)
-        s_cls, s_loc, s_fz, s_fx = self.net(batch["z_tir"], batch["x_tir"])
+        s_cls, s_loc, s_fz, s_fx = self.net(*self.view.student_crops(batch["z_tir"],
+                                                                     batch["x_tir"]))
+        s_fx = self.view.features(s_fx, t_fx, template=False)
+        s_fz = self.view.features(s_fz, t_fz, template=True)
         zero = torch.zeros(len(s_cls), device=s_cls.device)
         l_feat = feature_loss(s_fx + s_fz, t_fx + t_fz) if s_fx else zero
         temp, box_kind = cfg.response.temperature, cfg.track.box_loss
@@ -188,7 +200,7 @@ class DistillActor(BaseActor):
                         + cfg.response.tir_loc_weight * response_loc_loss(s_loc, a_loc, a_cls,
                                                                           box_kind))
         kind = batch["kind"]
-        l_cls, l_box, miou, _ = tracking_loss(s_cls, s_loc, batch["box"], kind,
+        l_cls, l_box, miou, _ = tracking_loss(s_cls, s_loc, self.view.box(batch["box"]), kind,
                                               student.net.cfg, cfg.track)
         l_track = cfg.track.cls_weight * l_cls + cfg.track.box_weight * l_box
         per_sample = (cfg.feature.weight * l_feat + cfg.response.cls_weight * l_rcls

@@ -105,6 +105,10 @@ class DistillConfig:
 
     ``teacher``: the frozen RGB tracker, ``nanotrack:FILE.pth`` or ``PATH.safetensors``.
     ``student``: where the student starts; empty means a copy of the teacher.
+    ``student_search_size``: the student at a lower input resolution: a search crop of this
+    many pixels over the teacher's search area (``models.with_search_size``; e.g. 191 for the
+    teacher's 255: 56 % of the search pixels), its template showing proportionally more
+    context; 0 = the teacher's (or ``student``'s) geometry. See ``distill.views``.
     ``ensemble``: more frozen RGB trackers (same crop geometry) whose responses, class logits
     and boxes, are averaged with the teacher's: an ensemble teacher for the response losses
     (and the thermal anchor); the feature loss still matches ``teacher``'s features.
@@ -114,6 +118,7 @@ class DistillConfig:
 
     teacher: str = "nanotrack:../shared/data/weights/nanotrack/v2/nanotrackv2.pth"
     student: str = ""
+    student_search_size: int = 0
     ensemble: tuple[str, ...] = ()
     name: str = ""  # model name written into the student checkpoint ("" = teacher's + suffix)
     data: tuple[DataSource, ...] = (DataSource(),)
@@ -158,6 +163,9 @@ def validate(cfg: DistillConfig) -> None:
         if src.kind == "sequences":
             raise ConfigError(f"DistillConfig.data[{i}]: distillation needs paired RGB + thermal "
                               "data: kind synthetic or paired")
+    if cfg.student_search_size < 0:
+        raise ConfigError("DistillConfig.student_search_size must be >= 0 (0 = the teacher's "
+                          "search crop)")
     if cfg.loss.response.temperature <= 0:
         raise ConfigError("DistillConfig.loss.response.temperature must be > 0")
 

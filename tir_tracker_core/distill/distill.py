@@ -21,7 +21,7 @@ from torch import nn
 
 from ..config import FrameConfig, ModelConfig, TrackerConfig, from_dict, to_dict
 from ..errors import ConfigError
-from ..models import SiameseNet, build_model, count_macs, count_params
+from ..models import SiameseNet, build_model, count_macs, count_params, with_search_size
 from ..training.data import PairSampler, StepBatches, collate
 from ..training.distributed import DistInfo
 from ..training.loop import LoopResult
@@ -30,6 +30,7 @@ from ..training.optim import make_groups, network_groups
 from ..training.run import FinalModel, RunTask, run, step_batches
 from .actor import DistillActor, Student, level_channels, member_shift
 from .config import DistillConfig
+from .views import StudentView
 from .prune import (Root, Slice, cut_channels, example_inputs, prune_channels, rebuild,
                     scale_slices, select_channels, stage_spec)
 
@@ -45,7 +46,7 @@ def _same_geometry(other: SiameseNet, teacher: SiameseNet, what: str,
                    with_score_map: bool) -> None:
     """``other`` cuts the teacher's crops at the teacher's stride; its score map is the
     teacher's (``with_score_map``) or fits inside it (an ensemble member's)."""
-    keys = ("exemplar_size", "instance_size", "stride") + (("score_size",) if with_score_map
+    keys = ("exemplar_size", "instance_size", "stride", "zoom") + (("score_size",) if with_score_map
                                                           else ())
     for key in keys:
         if getattr(other.cfg, key) != getattr(teacher.cfg, key):
@@ -61,13 +62,16 @@ class DistillTask(RunTask):
     """Trains the ``Student`` (network + adapters); prunes it at the configured steps.
 
     ``tracker`` / ``frame`` / ``sources``: the teacher's settings and where teacher and student
-    came from, carried into the final checkpoint.
+    came from, carried into the final checkpoint. ``view``: the student's input resolution
+    against the teacher's (``views.StudentView``; equal by default).
     """
 
     def __init__(self, cfg: DistillConfig, teacher: SiameseNet, net: SiameseNet,
                  batches: StepBatches, tracker: TrackerConfig, frame: FrameConfig,
-                 sources: dict[str, Any], ensemble: tuple[SiameseNet, ...] = ()) -> None:
+                 sources: dict[str, Any], ensemble: tuple[SiameseNet, ...] = (),
+                 view: StudentView | None = None) -> None:
         self.cfg = cfg
+        self.view = view or StudentView.of(teacher.cfg, net.cfg)
         self.teacher = teacher
         self.batches = batches
         self.freeze_bn = cfg.freeze_bn
@@ -86,7 +90,7 @@ class DistillTask(RunTask):
         self.decay_roots: list[Root] = []
         self.decay: list[Slice] = []
         self.student = self._student(net)
-        self.actor = DistillActor(self.student, teacher, cfg.loss, ensemble)
+        self.actor = DistillActor(self.student, teacher, cfg.loss, ensemble, self.view)
 
     @classmethod
     def build(cls, cfg: DistillConfig, info: DistInfo) -> DistillTask:
@@ -95,22 +99,27 @@ class DistillTask(RunTask):
         teacher, tcfg, fcfg, t_info = init_model(cfg.teacher)
         teacher = teacher.eval().requires_grad_(False)
         if cfg.student:
-            net, _, _, s_info = init_model(cfg.student)
+            net, _, _, s_info = init_model(cfg.student, cfg.student_search_size)
         else:
             net, s_info = copy.deepcopy(teacher).requires_grad_(True), {"source": "teacher copy"}
-        _same_geometry(net, teacher, "student", with_score_map=True)
+            if cfg.student_search_size:
+                resized = build_model(with_search_size(net.cfg, cfg.student_search_size))
+                resized.load_state_dict(net.state_dict())
+                net = resized
+        view = StudentView.of(teacher.cfg, net.cfg)
         ensemble, e_info = [], []
         for spec in cfg.ensemble:
             member, _, _, m_info = init_model(spec)
             _same_geometry(member, teacher, f"ensemble member {spec!r}", with_score_map=False)
             ensemble.append(member.eval().requires_grad_(False).to(info.device))
             e_info.append(m_info)
-        batches = step_batches(cfg, teacher.cfg, info, ("tir", "rgb"), allow_unlabelled=True)
+        batches = step_batches(cfg, teacher.cfg, info, ("tir", "rgb"), allow_unlabelled=True,
+                               template_context=view.template_context)
         sources = {"teacher": t_info, "student_init": s_info}
         if e_info:
             sources["ensemble"] = e_info
         return cls(cfg, teacher.to(info.device), net, batches, tcfg, fcfg, sources,
-                   tuple(ensemble))
+                   tuple(ensemble), view)
 
     def _student(self, net: SiameseNet) -> Student:
         return Student(net, self.levels, [self.t_channels[lv] for lv in self.levels],
@@ -171,7 +180,7 @@ class DistillTask(RunTask):
                  _macs(self.student.net) / 1e6)
         if p.bn_recalib:
             recalibrate_bn(self.student.net, self.batches.sampler, self.cfg.optim.batch_size,
-                           p.bn_recalib, stream=_RECALIB_STREAM + k)
+                           p.bn_recalib, stream=_RECALIB_STREAM + k, view=self.view)
             log.info("pruning stage %d/%d: BatchNorm statistics re-estimated on %d batches of "
                      "thermal crops", k, p.stages, p.bn_recalib)
 
@@ -214,9 +223,10 @@ _RECALIB_STREAM = 1 << 40
 
 @torch.no_grad()
 def recalibrate_bn(net: SiameseNet, sampler: PairSampler, batch_size: int, batches: int,
-                   stream: int) -> None:
+                   stream: int, view: StudentView | None = None) -> None:
     """Re-estimate every BatchNorm's running mean and variance of ``net`` as the plain
-    average over ``batches`` batches of the sampler's thermal template and search crops.
+    average over ``batches`` batches of the sampler's thermal template and search crops
+    (as ``view`` shows them to the student).
 
     Every process draws the whole global batch, so the statistics agree across processes.
     """
@@ -233,7 +243,8 @@ def recalibrate_bn(net: SiameseNet, sampler: PairSampler, batch_size: int, batch
         m.train()
     for b in range(batches):
         batch = collate([sampler.sample(stream * batches + b, i) for i in range(batch_size)])
-        net(batch["z_tir"].to(dev), batch["x_tir"].to(dev))
+        z, x = batch["z_tir"].to(dev), batch["x_tir"].to(dev)
+        net(*(view.student_crops(z, x) if view is not None else (z, x)))
     net.train(was_training)  # first: it sets every submodule, the BatchNorms included
     for m, (training, momentum) in zip(bns, saved):
         m.momentum = momentum

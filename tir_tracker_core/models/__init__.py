@@ -1,5 +1,6 @@
 """Siamese tracker networks."""
 
-from .siamese import PRESETS, SiameseNet, build_model, count_macs, count_params
+from .siamese import PRESETS, SiameseNet, build_model, count_macs, count_params, with_search_size
 
-__all__ = ["PRESETS", "SiameseNet", "build_model", "count_macs", "count_params"]
+__all__ = ["PRESETS", "SiameseNet", "build_model", "count_macs", "count_params",
+           "with_search_size"]

@@ -6,6 +6,8 @@ owns the device.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
 from torch import nn
 
@@ -31,6 +33,8 @@ class SiameseNet(nn.Module):
 
 def build_model(cfg: ModelConfig) -> SiameseNet:
     """Build the network and check that its score map has the configured size."""
+    if not cfg.zoom > 0:
+        raise ValueError(f"model {cfg.name}: zoom must be > 0, got {cfg.zoom}")
     model = SiameseNet(cfg)
     with torch.no_grad():
         was_training = model.training
@@ -42,6 +46,24 @@ def build_model(cfg: ModelConfig) -> SiameseNet:
         raise ValueError(f"model {cfg.name}: score map is {cls.shape[-1]}, config says "
                          f"score_size={cfg.score_size}")
     return model
+
+
+def with_search_size(cfg: ModelConfig, search_size: int) -> ModelConfig:
+    """``cfg`` with a search crop of ``search_size`` px covering the same image area: the input
+    resolution scaled by ``search_size / instance_size`` (``zoom`` scaled with it, so the
+    template crop keeps its pixels and shows proportionally more context), the score map
+    sized by a dry run of the backbone. The weights of ``cfg``'s network fit the result."""
+    if search_size < cfg.exemplar_size:
+        raise ValueError(f"search size {search_size} px is smaller than the template crop "
+                         f"({cfg.exemplar_size} px); use at least {cfg.exemplar_size}")
+    if search_size == cfg.instance_size:
+        return cfg
+    net = SiameseNet(cfg).eval()
+    with torch.no_grad():
+        cls, _ = net(torch.zeros(1, 3, cfg.exemplar_size, cfg.exemplar_size),
+                     torch.zeros(1, 3, search_size, search_size))
+    return replace(cfg, instance_size=search_size, score_size=int(cls.shape[-1]),
+                   zoom=cfg.zoom * search_size / cfg.instance_size)
 
 
 def _tower(kernels: list[int], channels: list[int]) -> tuple[TowerLayer, ...]:

@@ -137,7 +137,8 @@ class Tracker:
         # pysot convention: pad crops with the mean colour of the whole frame
         avgs = [mean_colour(img)] * len(valid)
         ca = self.cfg.context_amount
-        s_z = np.array([round(context_side(s[0], s[1], ca)) for s in sizes], np.float64)
+        zoom = self.model_cfg.zoom
+        s_z = np.array([round(context_side(s[0], s[1], ca, zoom)) for s in sizes], np.float64)
         crops = crop_batch(img, centers, s_z, self.model_cfg.exemplar_size, avgs)
         feats = self.backend.template(crops)
         out = []
@@ -215,7 +216,7 @@ class Tracker:
         boxes = [t.search_box() for t in targets]
         prev = np.stack([c for c, _ in boxes])  # (n, 2) centres searched around
         size = np.stack([s for _, s in boxes])  # (n, 2) sizes before this frame
-        s_z = context_sides(size, self.cfg.context_amount)
+        s_z = context_sides(size, self.cfg.context_amount, mc.zoom)
         scale_z = mc.exemplar_size / s_z
         s_x = np.round(s_z * (mc.instance_size / mc.exemplar_size))
         feats, pads = [t.feat for t in targets], [t.avg for t in targets]

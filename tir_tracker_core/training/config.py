@@ -28,11 +28,15 @@ class ModelInit:
     ``wise``: the final model is ``wise * trained + (1 - wise) * initial`` weights (weight-space
     ensembling, WiSE-FT): fine-tuning on narrow data (synthetic) then keeps much of the
     initial model's robustness on real sequences. 1 = the trained weights.
+    ``search_size``: train (and ship) the network at a lower input resolution: a search crop
+    of this many pixels covering the area of the initial network's (``models.with_search_size``;
+    e.g. 191 for 255: 56 % of the search pixels). 0 = the initial network's geometry.
     """
 
     init: str = "nanotrack_v2"
     freeze_bn: bool = True
     wise: float = 1.0
+    search_size: int = 0
 
 
 @dataclass(frozen=True)
@@ -84,7 +88,7 @@ class DataSource:
 class SamplerConfig:
     """Template / search pair sampling and augmentation (pysot-style).
 
-    Shifts are in pixels of the resized crops (template 127, search 255); scales are the
+    Shifts are in pixels of the resized crops at zoom 1 (template 127, search 255); scales are the
     half-width of a log-uniform jitter of the crop side. ``blur`` / ``grey`` / ``flip`` are
     probabilities; ``color`` the amplitude of a brightness/contrast jitter. ``negative``: the
     fraction of pairs whose search crop comes from another target (every point negative).
@@ -282,6 +286,9 @@ def load_train_config(path: str | Path | None = None,
     """Read a ``TrainConfig`` from YAML (optional) plus ``key.sub=value`` overrides."""
     cfg = from_dict(TrainConfig, load_config_dict(path, overrides))
     validate_common(cfg.optim, cfg.data, cfg.log, cfg.checkpoint, "TrainConfig")
+    if cfg.model.search_size < 0:
+        raise ConfigError("TrainConfig.model.search_size must be >= 0 (0 = the initial "
+                          "network's search crop)")
     if not 0.0 <= cfg.model.wise <= 1.0:
         raise ConfigError("TrainConfig.model.wise must be in [0, 1]")
     return cfg

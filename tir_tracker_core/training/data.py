@@ -283,15 +283,25 @@ class PairSampler:
     ``modalities``, ``z_m`` (3, E, E) and ``x_m`` (3, I, I) float32 BGR 0..255 crops; ``box``
     (4,) float32 ``x1, y1, x2, y2`` of the target in the search crop (NaN when there is none);
     ``kind`` (int64): 1 positive pair, 0 negative pair, -1 unlabelled (pseudo-box crops).
+
+    ``template_context`` > 1 (a lower-resolution distillation student, ``distill.views``):
+    the template crops show that many times the side of ``model``'s, at about its resolution,
+    in ``template_size(model, template_context)`` pixels (E above); ``model``'s own template is
+    their central ``exemplar_size`` pixels.
     """
 
     def __init__(self, clips: ClipSet, cfg: SamplerConfig, model: ModelConfig,
                  modalities: tuple[str, ...] = ("tir",), seed: int = 0,
-                 allow_unlabelled: bool = False) -> None:
+                 allow_unlabelled: bool = False, template_context: float = 1.0) -> None:
         self.clips = clips
         self.cfg = cfg
         self.exemplar = model.exemplar_size
         self.instance = model.instance_size
+        self.zoom = model.zoom
+        if template_context < 1.0:
+            raise ConfigError(f"template_context must be >= 1, got {template_context}")
+        self.template_context = template_context
+        self.template_out = template_size(model, template_context)
         if cfg.visible_as_thermal > 0 and not {"tir", "rgb"} <= set(modalities):
             raise ConfigError("sampler.visible_as_thermal needs paired thermal and visible "
                               "crops (distillation); set it to 0 for training")
@@ -371,14 +381,18 @@ class PairSampler:
     # ------------------------------------------------------------------ geometry
     def _view(self, rng: np.random.Generator, box: np.ndarray, out: int, shift: float,
               scale: float, flip: bool, grey: bool, stretch: float,
-              cfg: SamplerConfig | None = None) -> _View:
+              cfg: SamplerConfig | None = None, area: float | None = None) -> _View:
+        """A crop of ``out`` px showing ``area`` (default ``out / exemplar``) template sides."""
         cfg = cfg or self.cfg
         w, h = box[2] * stretch, box[3] / stretch  # the target as the crop shows it
         # at least one pixel for degenerate boxes (geometry.context_side does not clamp)
-        base = max(context_side(w, h, cfg.context_amount), 1.0) * (out / self.exemplar)
-        side = base * math.exp(rng.uniform(-scale, scale))
+        base = max(context_side(w, h, cfg.context_amount, self.zoom), 1.0)
+        side = base * (out / self.exemplar if area is None else area)
+        side *= math.exp(rng.uniform(-scale, scale))
         cx, cy = box_center(box)
-        dx, dy = rng.uniform(-shift, shift, 2) * side / out
+        # shifts are in pixels of zoom-1 crops, so a lower-resolution network sees the same
+        # image-space jitter
+        dx, dy = rng.uniform(-shift, shift, 2) * self.zoom * side / out
         dx, dy = dx / stretch, dy * stretch
         blur = float(rng.uniform(0.5, 1.5)) if rng.random() < cfg.blur else 0.0
         gain = 1.0 + float(rng.uniform(-cfg.color, cfg.color))
@@ -492,8 +506,8 @@ class PairSampler:
         else:  # unlabelled data: crops around a random pseudo-box
             bz = self._pseudo_box(rng, frames(pair.clip, pair.tz, self.modalities[0]).shape)
         bx = pair.sclip.boxes[pair.tx] if pair.sclip.annotated else bz  # type: ignore[index]
-        vz = self._view(rng, bz, self.exemplar, cfg.template_shift, cfg.template_scale,
-                        flip, grey, stretch, cfg)
+        vz = self._view(rng, bz, self.template_out, cfg.template_shift, cfg.template_scale,
+                        flip, grey, stretch, cfg, area=self.template_context)
         vx = self._view(rng, bx, self.instance, cfg.search_shift, cfg.search_scale,
                         flip, grey, stretch, cfg)
         visible = self._visible_as_thermal(step, index, cfg)
@@ -502,6 +516,14 @@ class PairSampler:
         if not visible:
             self._polarity(out, out["box"], step, index, cfg, pair.negative)
         return out
+
+
+def template_size(model: ModelConfig, context: float) -> int:
+    """Pixels of a template crop showing ``context`` times ``model``'s template side at about
+    its resolution: the odd (or even, as ``exemplar_size``) size nearest ``exemplar_size *
+    context``, so that ``model``'s template is its exact central ``exemplar_size`` pixels."""
+    e = model.exemplar_size
+    return e + 2 * round(e * (context - 1.0) / 2)
 
 
 def _tone_curve(crop: np.ndarray, gamma: float, contrast: float, level: float) -> np.ndarray:

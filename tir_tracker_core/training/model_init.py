@@ -10,17 +10,25 @@ from __future__ import annotations
 from typing import Any
 
 from ..config import FrameConfig, TrackerConfig
-from ..models import PRESETS, SiameseNet, build_model
+from ..models import PRESETS, SiameseNet, build_model, with_search_size
 from ..models.nanotrack_import import nanotrack_tracker_config
 from ..specs import load_model
 
 
-def init_model(spec: str) -> tuple[SiameseNet, TrackerConfig, FrameConfig, dict[str, Any]]:
+def init_model(spec: str, search_size: int = 0
+               ) -> tuple[SiameseNet, TrackerConfig, FrameConfig, dict[str, Any]]:
     """``(network, tracker config, frame config, {"source": ...})`` of ``spec``: a preset name
     (random weights, seeded by the caller) or a model SPEC (``nanotrack:FILE.pth``,
-    ``PATH.safetensors``, ``default``)."""
+    ``PATH.safetensors``, ``default``). ``search_size`` > 0: the same weights at a lower (or
+    higher) input resolution, ``models.with_search_size``."""
     if spec in PRESETS:
         model = build_model(PRESETS.get(spec)())
-        return model, nanotrack_tracker_config(spec), FrameConfig(), {"source": f"preset:{spec}"}
-    model, tcfg, fcfg, info = load_model(spec)
-    return model, tcfg, fcfg, {"source": info.get("source", spec)}
+        tcfg, fcfg, info = nanotrack_tracker_config(spec), FrameConfig(), {"source": f"preset:{spec}"}
+    else:
+        model, tcfg, fcfg, loaded = load_model(spec)
+        info = {"source": loaded.get("source", spec)}
+    if search_size and search_size != model.cfg.instance_size:
+        resized = build_model(with_search_size(model.cfg, search_size))
+        resized.load_state_dict(model.state_dict())
+        model = resized.train(model.training)
+    return model, tcfg, fcfg, info

@@ -29,7 +29,7 @@ def interpolate(trained: dict[str, torch.Tensor], initial: dict[str, torch.Tenso
 
 def _initial_weights(cfg: TrainConfig) -> dict[str, torch.Tensor]:
     torch.manual_seed(cfg.seed)  # presets: the same random initialisation as the run
-    model, *_ = init_model(cfg.model.init)
+    model, *_ = init_model(cfg.model.init, cfg.model.search_size)
     return model.state_dict()
 
 
@@ -54,7 +54,7 @@ class SiameseTask(RunTask):
     @classmethod
     def build(cls, cfg: TrainConfig, info: DistInfo) -> SiameseTask:
         """The network of ``model.init`` on the thermal pairs of ``cfg.data``."""
-        model, tcfg, fcfg, source = init_model(cfg.model.init)
+        model, tcfg, fcfg, source = init_model(cfg.model.init, cfg.model.search_size)
         batches = step_batches(cfg, model.cfg, info, ("tir",), single_modality=True)
         return cls(model, cfg, batches, tcfg, fcfg, source)
 

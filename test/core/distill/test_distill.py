@@ -18,7 +18,8 @@ from safetensors.torch import load_file
 from tir_tracker_core.api import load_tracker
 from tir_tracker_core.checkpoint import load_checkpoint
 from tir_tracker_core.config import from_dict
-from tir_tracker_core.distill.config import DistillConfig
+from tir_tracker_core.errors import ConfigError
+from tir_tracker_core.distill.config import DistillConfig, load_distill_config
 from tir_tracker_core.distill.distill import distill
 from tir_tracker_core.models import build_model, count_macs
 from tir_tracker_core.training.config import DataSource, SamplerConfig
@@ -117,6 +118,34 @@ def test_gradual_pruning_cuts_only_silenced_channels(tmp_path, distill_dict):
     resumed = distill(_cfg(_decay_dict(distill_dict)), part)
     assert load_checkpoint(resumed).model == load_checkpoint(full).model
     _assert_same(full, resumed, 1e-6)
+
+
+def test_lower_resolution_student_is_pruned_resumed_and_tracks(tmp_path, distill_dict):
+    """``student_search_size``: the student searches the teacher's area with 95 instead of
+    127 px (score map 6 instead of 8), pruned, anchored on the teacher's thermal responses,
+    BatchNorm recalibrated on its own crops; a run stopped between the pruning stages resumes
+    to the same weights, and the checkpoint tracks at its own resolution."""
+    d = distill_dict(8)
+    d.update(student_search_size=95)
+    d["loss"]["response"] = {"tir_cls_weight": 1.0, "tir_loc_weight": 1.0}
+    d["prune"]["bn_recalib"] = 2
+    full = distill(_cfg(d), tmp_path / "full")
+    ckpt = load_checkpoint(full)
+    m = ckpt.model
+    assert (m.instance_size, m.score_size, m.exemplar_size) == (95, 6, 63)
+    assert m.zoom == pytest.approx(95 / 127)
+    assert ckpt.provenance["student_macs"] < 0.8 * ckpt.provenance["teacher_macs"]
+    rows = _log(tmp_path / "full")
+    assert all(np.isfinite(float(r["Loss/total"])) for r in rows)
+    part = tmp_path / "part"
+    distill(_cfg(d), part, stop_after=3)
+    _assert_same(full, distill(_cfg(d), part), 1e-6)
+    tracker = load_tracker(str(full))
+    frame = np.random.default_rng(0).integers(0, 255, (120, 160), np.uint8)
+    tracker.init(frame, [(50, 40, 30, 20)])
+    assert len(tracker.update(frame)) == 1
+    with pytest.raises(ConfigError, match="student_search_size must be >= 0"):
+        load_distill_config(None, ["student_search_size=-1"])
 
 
 def test_kill_and_resume_through_the_cli(tmp_path, distill_dict):

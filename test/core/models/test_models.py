@@ -5,7 +5,8 @@ import torch
 
 from tir_tracker_core.config import from_dict, to_dict, ModelConfig
 from tir_tracker_core.errors import ConfigError
-from tir_tracker_core.models import PRESETS, build_model, count_macs, count_params
+from tir_tracker_core.models import (PRESETS, build_model, count_macs, count_params,
+                                     with_search_size)
 from tir_tracker_core.models.backbone import mobilenetv3_config
 
 
@@ -57,3 +58,21 @@ def test_score_size_mismatch_is_rejected():
     cfg = dataclasses.replace(PRESETS.get("nanotrack_v2")(), score_size=15)
     with pytest.raises(ValueError, match="score_size"):
         build_model(cfg)
+
+
+def test_lower_input_resolution_keeps_the_weights_and_the_searched_area():
+    """``with_search_size``: a 191 px search crop over the area of NanoTrack v2's 255 px one;
+    the score map shrinks with it, the zoom records the resolution, the weights still fit."""
+    cfg = PRESETS.get("nanotrack_v2")()
+    low = with_search_size(cfg, 191)
+    assert (low.instance_size, low.score_size, low.exemplar_size) == (191, 12, 127)
+    assert low.zoom == pytest.approx(191 / 255)
+    # template side / zoom x instance / exemplar: the same image area as at 255
+    assert 127 / low.zoom * low.instance_size / low.exemplar_size == pytest.approx(255)
+    net = build_model(low)
+    net.load_state_dict(build_model(cfg).state_dict())  # strict: every weight fits
+    assert with_search_size(cfg, 255) == cfg
+    with pytest.raises(ValueError, match="smaller than the template"):
+        with_search_size(cfg, 100)
+    with pytest.raises(ValueError, match="zoom must be > 0"):
+        build_model(ModelConfig(zoom=0.0))

@@ -255,3 +255,45 @@ def test_continue_ids_never_reuses_an_id():
     new.continue_ids(1)  # never goes back
     assert new.init(blob_frame([path(0, 0)], 0), [box_at(path(0, 0))]) == [2]
     assert new.next_id == 3
+
+
+def test_a_lower_resolution_model_crops_the_same_area_with_fewer_pixels(tmp_path):
+    """``ModelConfig.zoom`` (``models.with_search_size``): the template shows the target
+    ``zoom`` times as large in its pixels as at zoom 1, and the search crop the same image
+    area in ``instance_size`` pixels; the box comes back in image pixels at either."""
+    from tir_tracker_core.api import load_model, model_spec
+    from tir_tracker_core.checkpoint import Checkpoint, save_checkpoint
+    from tir_tracker_core.models import with_search_size
+
+    net, tcfg, fcfg, _ = load_model(model_spec("default", "torch"))
+    low = with_search_size(net.cfg, 191)
+    path = save_checkpoint(Checkpoint(low, net.state_dict(), tcfg, fcfg), tmp_path / "low.safetensors")
+    frame = blob_frame([path_(0)], 0)
+    seen = {}
+
+    def spy(fn, key):  # record the crops the backend is given
+        def wrapped(*args):
+            seen[key] = args[-1]
+            return fn(*args)
+        return wrapped
+
+    for name, spec in (("full", "default"), ("low", str(path))):
+        tr = load_tracker(spec, backend="torch")
+        tr.backend.template = spy(tr.backend.template, name + "_z")
+        tr.backend.track = spy(tr.backend.track, name + "_x")
+        tr.init(frame, [box_at(path_(0))])
+        (track,) = tr.update(frame)
+        assert iou(np.array(track.box), np.array(box_at(path_(0)))) > 0.3
+
+    def width(crop: np.ndarray) -> float:  # columns warmer than halfway up the blob
+        row = crop[0].mean(0)[crop.shape[-1] // 2]
+        return float((row > row.min() + 0.5 * (row.max() - row.min())).sum())
+
+    assert seen["full_x"].shape[-1] == 255 and seen["low_x"].shape[-1] == 191
+    assert seen["low_z"].shape[-1] == seen["full_z"].shape[-1] == 127
+    ratio = width(seen["low_z"]) / width(seen["full_z"])
+    assert ratio == pytest.approx(191 / 255, abs=0.06)
+
+
+def path_(k: int) -> tuple[float, float]:
+    return 160.0 + 10 * k, 120.0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -96,7 +98,7 @@ def _still_sampler(model: ModelConfig, **kw) -> PairSampler:
     return PairSampler(clips, cfg, model, ("tir",), seed=1)
 
 
-def _assert_box_on_target(crop_chw: np.ndarray, box: np.ndarray) -> None:
+def _assert_box_on_target(crop_chw: np.ndarray, box: np.ndarray, atol: float = 0.05) -> None:
     """``box`` (``x1, y1, x2, y2``; pixel ``i`` covers ``[i - 0.5, i + 0.5)``) is where the
     target is: white inside it, black outside it (1 px margins for the bilinear edge), and
     the white mass centred on the box centre."""
@@ -108,7 +110,7 @@ def _assert_box_on_target(crop_chw: np.ndarray, box: np.ndarray) -> None:
     assert inside.any() and img[inside].min() == 255
     assert img[outside].max() == 0
     centroid = [(xs * img).sum() / img.sum(), (ys * img).sum() / img.sum()]
-    np.testing.assert_allclose(centroid, [(x1 + x2) / 2, (y1 + y2) / 2], atol=0.05)
+    np.testing.assert_allclose(centroid, [(x1 + x2) / 2, (y1 + y2) / 2], atol=atol)
 
 
 @pytest.mark.parametrize("flip,aspect", [(0.0, 0.0), (1.0, 0.0), (1.0, 0.4)])
@@ -121,6 +123,25 @@ def test_search_box_label_lies_on_the_target(tiny_cfg, flip, aspect):
             x1, y1, x2, y2 = out["box"]
             scale = tiny_cfg.instance_size / (context_side(20, 24, 0.5) * 127 / 63)
             np.testing.assert_allclose([x2 - x1, y2 - y1], [20 * scale, 24 * scale], rtol=1e-5)
+
+
+def test_a_lower_resolution_network_sees_the_same_area_smaller(tiny_cfg):
+    """At ``zoom`` 0.5 the crops cover twice the image side at the same pixel count: the
+    target's label is half as large, still on the target, and search jitter (pixels of
+    zoom-1 crops) moves it by the same image distance."""
+    low = replace(tiny_cfg, zoom=0.5)
+    full, half = _still_sampler(tiny_cfg).sample(0, 0), _still_sampler(low).sample(0, 0)
+    _assert_box_on_target(half["x_tir"], half["box"], atol=0.1)  # edges blur over 2x the box
+    size = lambda b: np.array([b[2] - b[0], b[3] - b[1]])  # noqa: E731
+    np.testing.assert_allclose(size(half["box"]), size(full["box"]) / 2, rtol=1e-5)
+    shifted = [_still_sampler(m, search_shift=20.0).sample(0, 1)["box"] for m in (tiny_cfg, low)]
+    centre = lambda b: np.array([b[0] + b[2], b[1] + b[3]]) / 2  # noqa: E731
+    c = (tiny_cfg.instance_size - 1) / 2
+    # an image shift of d px moves the label by d x (crop px per image px): half at zoom 0.5
+    # (give or take each window's snap to whole image pixels: < 0.75 crop px here)
+    moved = centre(shifted[0]) - c
+    assert np.abs(moved).max() > 3
+    np.testing.assert_allclose(centre(shifted[1]) - c, moved / 2, atol=0.75)
 
 
 def test_training_crops_are_the_runtime_crops(tiny_cfg):
