@@ -227,8 +227,31 @@ def test_multi_from_single_and_bench(horse40: Sequence, tmp_path: Path) -> None:
     assert [t.id for t in tracks] == [0, 1] and tracks[0].age == 1
     assert tracks[0].state in (TrackState.TRACKED, TrackState.LOST)
 
+    advanced = [0]  # single-tracker track() calls
+    per_update = []  # (targets reported, single trackers advanced) per multi-target update
+
+    def counting_kcf():
+        single = build_peer("opencv:kcf")()
+        real = single.track
+
+        def track(frame):
+            advanced[0] += 1
+            return real(frame)
+        single.track = track
+        return single
+
+    class CountingMulti(MultiFromSingle):
+        def update(self, frame):
+            before = advanced[0]
+            tracks = super().update(frame)
+            per_update.append((len(tracks), advanced[0] - before))
+            return tracks
+
+    def kcf_multi():
+        return CountingMulti(counting_kcf)
+
     report = bench(
-        {"kcf": lambda: MultiFromSingle(build_peer("opencv:kcf")),
+        {"kcf": kcf_multi,
          "mil": lambda: MultiFromSingle(build_peer("opencv:mil"))},
         horse40,
         target_counts=(1, 3),
@@ -242,7 +265,10 @@ def test_multi_from_single_and_bench(horse40: Sequence, tmp_path: Path) -> None:
     assert kcf1.num_frames == 10 - 1 - 2
     assert kcf1.fps_ratio_to_reference == pytest.approx(1.0)
     assert kcf1.latency_ms_p50 <= kcf1.latency_ms_p99
-    assert kcf3.latency_ms_mean > kcf1.latency_ms_mean  # three trackers cost more than one
+    # N targets advance N single trackers every frame (what makes N targets cost more; the
+    # latencies themselves are not compared: a timed assertion fails on a loaded machine)
+    assert {n for n, _ in per_update} == {1, 3}
+    assert all(n == k for n, k in per_update)
     assert kcf1.peak_rss_mb > 0
     mil1 = report.result("mil", 1)
     assert mil1.fps_ratio_to_reference == pytest.approx(mil1.fps / kcf1.fps)
