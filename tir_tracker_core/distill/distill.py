@@ -21,7 +21,7 @@ from torch import nn
 
 from ..config import FrameConfig, ModelConfig, TrackerConfig, from_dict, to_dict
 from ..errors import ConfigError
-from ..models import SiameseNet, build_model, count_macs, count_params, with_search_size
+from ..models import SiameseNet, at_search_size, build_model, count_macs, count_params
 from ..training.data import PairSampler, StepBatches, collate
 from ..training.distributed import DistInfo
 from ..training.loop import LoopResult
@@ -30,9 +30,9 @@ from ..training.optim import make_groups, network_groups
 from ..training.run import FinalModel, RunTask, run, step_batches
 from .actor import DistillActor, Student, level_channels, member_shift
 from .config import DistillConfig
-from .views import StudentView
 from .prune import (Root, Slice, cut_channels, example_inputs, prune_channels, rebuild,
                     scale_slices, select_channels, stage_spec)
+from .views import StudentView
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +46,8 @@ def _same_geometry(other: SiameseNet, teacher: SiameseNet, what: str,
                    with_score_map: bool) -> None:
     """``other`` cuts the teacher's crops at the teacher's stride; its score map is the
     teacher's (``with_score_map``) or fits inside it (an ensemble member's)."""
-    keys = ("exemplar_size", "instance_size", "stride", "zoom") + (("score_size",) if with_score_map
-                                                          else ())
+    keys = ("exemplar_size", "instance_size", "stride", "zoom")
+    keys += ("score_size",) if with_score_map else ()
     for key in keys:
         if getattr(other.cfg, key) != getattr(teacher.cfg, key):
             raise ConfigError(f"{what} and teacher differ in {key}; distillation needs the same "
@@ -101,11 +101,9 @@ class DistillTask(RunTask):
         if cfg.student:
             net, _, _, s_info = init_model(cfg.student, cfg.student_search_size)
         else:
-            net, s_info = copy.deepcopy(teacher).requires_grad_(True), {"source": "teacher copy"}
-            if cfg.student_search_size:
-                resized = build_model(with_search_size(net.cfg, cfg.student_search_size))
-                resized.load_state_dict(net.state_dict())
-                net = resized
+            net = at_search_size(copy.deepcopy(teacher).requires_grad_(True),
+                                 cfg.student_search_size)
+            s_info = {"source": "teacher copy"}
         view = StudentView.of(teacher.cfg, net.cfg)
         ensemble, e_info = [], []
         for spec in cfg.ensemble:

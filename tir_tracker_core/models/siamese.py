@@ -66,6 +66,16 @@ def with_search_size(cfg: ModelConfig, search_size: int) -> ModelConfig:
                    zoom=cfg.zoom * search_size / cfg.instance_size)
 
 
+def at_search_size(net: SiameseNet, search_size: int) -> SiameseNet:
+    """``net``'s weights in a network of :func:`with_search_size` geometry (``net`` itself when
+    ``search_size`` is 0 or already its own), in ``net``'s train / eval mode."""
+    if not search_size or search_size == net.cfg.instance_size:
+        return net
+    resized = build_model(with_search_size(net.cfg, search_size))
+    resized.load_state_dict(net.state_dict())
+    return resized.train(net.training)
+
+
 def _tower(kernels: list[int], channels: list[int]) -> tuple[TowerLayer, ...]:
     return tuple(TowerLayer(k, c) for k, c in zip(kernels, channels))
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..config import FrameConfig, TrackerConfig
-from ..models import PRESETS, SiameseNet, build_model, with_search_size
+from ..models import PRESETS, SiameseNet, at_search_size, build_model
 from ..models.nanotrack_import import nanotrack_tracker_config
 from ..specs import load_model
 
@@ -23,12 +23,9 @@ def init_model(spec: str, search_size: int = 0
     higher) input resolution, ``models.with_search_size``."""
     if spec in PRESETS:
         model = build_model(PRESETS.get(spec)())
-        tcfg, fcfg, info = nanotrack_tracker_config(spec), FrameConfig(), {"source": f"preset:{spec}"}
+        tcfg, fcfg = nanotrack_tracker_config(spec), FrameConfig()
+        info: dict[str, Any] = {"source": f"preset:{spec}"}
     else:
         model, tcfg, fcfg, loaded = load_model(spec)
         info = {"source": loaded.get("source", spec)}
-    if search_size and search_size != model.cfg.instance_size:
-        resized = build_model(with_search_size(model.cfg, search_size))
-        resized.load_state_dict(model.state_dict())
-        model = resized.train(model.training)
-    return model, tcfg, fcfg, info
+    return at_search_size(model, search_size), tcfg, fcfg, info

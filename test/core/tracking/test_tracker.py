@@ -267,7 +267,8 @@ def test_a_lower_resolution_model_crops_the_same_area_with_fewer_pixels(tmp_path
 
     net, tcfg, fcfg, _ = load_model(model_spec("default", "torch"))
     low = with_search_size(net.cfg, 191)
-    path = save_checkpoint(Checkpoint(low, net.state_dict(), tcfg, fcfg), tmp_path / "low.safetensors")
+    path = save_checkpoint(Checkpoint(low, net.state_dict(), tcfg, fcfg),
+                           tmp_path / "low.safetensors")
     frame = blob_frame([path_(0)], 0)
     seen = {}
 

@@ -168,3 +168,21 @@ def test_wise_interpolates_with_the_initial_weights(tmp_path, train_dict, tiny_i
               for k, v in full.items()}
     _assert_same(expect, mixed, 1e-6)
     assert load_checkpoint(tmp_path / "b" / "final.safetensors").provenance["wise"] == 0.25
+
+
+def test_training_at_a_lower_input_resolution(tmp_path, train_dict, tiny_init):
+    """``model.search_size``: the run trains (and averages, with ``wise``) the initial weights
+    in a 95 px search geometry over the area of the initial 127 px one; the checkpoint records
+    it and tracks at it."""
+    d = train_dict(4)
+    d["model"].update(search_size=95, wise=0.5)
+    path = train(_cfg(d), tmp_path / "low")
+    ckpt = load_checkpoint(path)
+    assert (ckpt.model.instance_size, ckpt.model.score_size) == (95, 6)
+    assert ckpt.model.zoom == 95 / 127
+    init = _weights(tiny_init)
+    assert _weights(path).keys() == init.keys()  # the same network, other crops
+    tracker = load_tracker(str(path))
+    frame = np.random.default_rng(0).integers(0, 255, (120, 160), np.uint8)
+    tracker.init(frame, [(50, 40, 30, 20)])
+    assert len(tracker.update(frame)) == 1
