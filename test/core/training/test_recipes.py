@@ -53,6 +53,8 @@ def tiny(recipe: dict[str, Any], shared_data: Path, work: Path | None = None) ->
     for key in ("teacher", "student"):
         if d.get(key):
             d[key] = d[key].replace(SHARED, here)
+    if d.get("ensemble"):
+        d["ensemble"] = [m.replace(SHARED, here) for m in d["ensemble"]]
     if d.get("model", {}).get("init"):
         d["model"]["init"] = d["model"]["init"].replace(SHARED, here)
     for src in d["data"]:
