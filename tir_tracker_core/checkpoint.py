@@ -21,6 +21,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from .config import FrameConfig, ModelConfig, TrackerConfig, from_dict, to_dict
+from .data.io import atomic_write_bytes
 from .errors import ConfigError, ModelLoadError
 
 FORMAT = "tir_tracker.checkpoint"
@@ -47,20 +48,6 @@ def sha256_file(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def atomic_save_tensors(tensors: dict[str, torch.Tensor], path: Path,

@@ -38,9 +38,9 @@ import cv2
 import numpy as np
 
 from .data.sequence import FrameLoader
-from .errors import ConfigError
 from .data.tracks import TrackLabel, TracksClip, thermal_loader
 from .data.video import VideoFrameLoader
+from .errors import ConfigError
 from .geometry import box_iou_xywh
 from .progress import bar
 from .tracking.types import Box, Track
@@ -131,17 +131,16 @@ class PseudoLabelStats:
     label_iou: list[float] = field(default_factory=list)  # kept labels vs ground truth
     rejected_iou: list[float] = field(default_factory=list)  # rejected forward boxes vs gt
 
+    COUNTS = ("windows", "proposed", "kept", "frames_labelled", "frames_rejected", "unchecked")
+
     def add(self, other: PseudoLabelStats) -> None:
-        for key in ("windows", "proposed", "kept", "frames_labelled", "frames_rejected",
-                    "unchecked"):
+        for key in self.COUNTS:
             setattr(self, key, getattr(self, key) + getattr(other, key))
         self.label_iou += other.label_iou
         self.rejected_iou += other.rejected_iou
 
     def as_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {k: getattr(self, k) for k in
-                               ("windows", "proposed", "kept", "frames_labelled",
-                                "frames_rejected", "unchecked")}
+        out: dict[str, Any] = {k: getattr(self, k) for k in self.COUNTS}
         for key in ("label_iou", "rejected_iou"):
             values = getattr(self, key)
             if values:
@@ -208,8 +207,8 @@ def thermal_proposals(frame: np.ndarray, cfg: PseudoLabelConfig,
     for _, box in found:
         if len(kept) >= cfg.proposals:
             break
-        others = np.concatenate([taken, np.asarray(kept, np.float64).reshape(-1, 4)])
-        if len(others) and box_iou_xywh(np.asarray(box, np.float64), others).max() > 0.1:
+        occupied = np.concatenate([taken, np.asarray(kept, np.float64).reshape(-1, 4)])
+        if len(occupied) and box_iou_xywh(np.asarray(box, np.float64), occupied).max() > 0.1:
             continue
         kept.append(box)
     return np.asarray(kept, np.float64).reshape(-1, 4)

@@ -1,4 +1,5 @@
-"""File-level reading shared by every dataset reader: images and annotation files.
+"""File-level reading shared by every dataset reader: images and annotation files; and the
+one atomic file writer (:func:`atomic_write_bytes`: tracks files, checkpoints, run state).
 
 - Images: :func:`list_images` / :func:`list_images_recursive` (natural order, ``2.jpg`` before
   ``10.jpg``), :func:`read_image` (8/16-bit kept), :class:`PathFrameLoader`.
@@ -15,7 +16,9 @@ hand to a sequence. Boxes are ``(x, y, w, h)`` float64 exactly as written in the
 
 from __future__ import annotations
 
+import os
 import re
+import tempfile
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +33,7 @@ __all__ = [
     "IMAGE_EXTENSIONS",
     "PathFrameLoader",
     "YOLO_LABEL_DIRS",
+    "atomic_write_bytes",
     "list_images",
     "list_images_recursive",
     "polygon_to_rect",
@@ -43,6 +47,23 @@ IMAGE_EXTENSIONS: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".
 
 YOLO_LABEL_DIRS: tuple[str, ...] = ("labels_yolo", "labels")
 """Label folders of a YOLO layout, in the order they are looked for next to ``images/``."""
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder, synced and
+    renamed into place: a reader sees the old file or the new one, never half of one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
 
 _SPLIT_RE = re.compile(r"[,\s;]+")
 _DIGITS_RE = re.compile(r"(\d+)")

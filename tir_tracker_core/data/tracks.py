@@ -30,7 +30,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DatasetError
+from .io import atomic_write_bytes
 from .sequence import FrameLoader, Modality, PairedSequence, Sequence
 from .video import CPTV_EXTENSIONS, CptvFrameLoader, VideoFrameLoader
 
@@ -113,7 +113,6 @@ def write_tracks(folder: Path, clips: Mapping[str, TracksClip], tracks: list[Tra
                  provenance: Mapping[str, Any] | None = None) -> Path:
     """Write ``folder/tracks.json`` atomically (a temporary file renamed into place)."""
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
     for t in tracks:
         if t.clip not in clips:
             raise ValueError(f"track {t.name!r} refers to unknown clip {t.clip!r}")
@@ -130,15 +129,7 @@ def write_tracks(folder: Path, clips: Mapping[str, TracksClip], tracks: list[Tra
         "provenance": dict(provenance or {}),
     }
     path = folder / TRACKS_FILE
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tracks.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(doc, f)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(path, (json.dumps(doc) + "\n").encode("utf-8"))
     return path
 
 
