@@ -113,7 +113,10 @@ class DistillConfig:
     and boxes, are averaged with the teacher's: an ensemble teacher for the response losses
     (and the thermal anchor); the feature loss still matches ``teacher``'s features.
     ``data``: paired RGB + thermal sources (``synthetic`` or ``paired``); unannotated pairs are
-    cut around random pseudo-boxes and feed the feature and response losses only.
+    cut around random pseudo-boxes and feed the feature and response losses only. Sources
+    with one modality (``detections``, ``sequences``) are distilled within it: the teacher
+    gets the thermal crop (before the student's thermal tone, inversion and crossover
+    augmentations), or the student the greyed visible one.
     """
 
     teacher: str = "nanotrack:../shared/data/weights/nanotrack/v2/nanotrackv2.pth"
@@ -159,10 +162,6 @@ def validate(cfg: DistillConfig) -> None:
                               f"before the first stage (start {p.start}) and between stages "
                               f"(interval {p.interval}); lower decay_steps or raise start / "
                               "interval")
-    for i, src in enumerate(cfg.data):
-        if src.kind == "sequences":
-            raise ConfigError(f"DistillConfig.data[{i}]: distillation needs paired RGB + thermal "
-                              "data: kind synthetic or paired")
     if cfg.student_search_size < 0:
         raise ConfigError("DistillConfig.student_search_size must be >= 0 (0 = the teacher's "
                           "search crop)")

@@ -112,7 +112,7 @@ class DistillTask(RunTask):
             ensemble.append(member.eval().requires_grad_(False).to(info.device))
             e_info.append(m_info)
         batches = step_batches(cfg, teacher.cfg, info, ("tir", "rgb"), allow_unlabelled=True,
-                               template_context=view.template_context)
+                               template_context=view.template_context, thermal_teacher=True)
         sources = {"teacher": t_info, "student_init": s_info}
         if e_info:
             sources["ensemble"] = e_info

@@ -284,6 +284,11 @@ class PairSampler:
     (4,) float32 ``x1, y1, x2, y2`` of the target in the search crop (NaN when there is none);
     ``kind`` (int64): 1 positive pair, 0 negative pair, -1 unlabelled (pseudo-box crops).
 
+    ``thermal_teacher`` (distillation): clips without visible images are used too, their
+    thermal frames standing in for the visible ones in the ``rgb`` crops (same-modality
+    distillation: the teacher sees the thermal crop before the thermal-only augmentations of
+    the student's, tone curves, inversion and crossover).
+
     ``template_context`` > 1 (a lower-resolution distillation student, ``distill.views``):
     the template crops show that many times the side of ``model``'s, at about its resolution,
     in ``template_size(model, template_context)`` pixels (E above); ``model``'s own template is
@@ -292,7 +297,8 @@ class PairSampler:
 
     def __init__(self, clips: ClipSet, cfg: SamplerConfig, model: ModelConfig,
                  modalities: tuple[str, ...] = ("tir",), seed: int = 0,
-                 allow_unlabelled: bool = False, template_context: float = 1.0) -> None:
+                 allow_unlabelled: bool = False, template_context: float = 1.0,
+                 thermal_teacher: bool = False) -> None:
         self.clips = clips
         self.cfg = cfg
         self.exemplar = model.exemplar_size
@@ -308,6 +314,7 @@ class PairSampler:
         self.modalities = modalities
         self.seed = seed
         self.allow_unlabelled = allow_unlabelled
+        self.thermal_teacher = thermal_teacher
         self.frame_cfg = FrameConfig()
         self._ready = False
 
@@ -349,11 +356,10 @@ class PairSampler:
         self.annotated = [c for g in self.groups for c in g if c.annotated]
         self._ready = True
 
-    @staticmethod
-    def _has(clip: Clip, modality: str) -> bool:
+    def _has(self, clip: Clip, modality: str) -> bool:
         if modality == "tir":
             return clip.tir is not None or clip.rgb is not None  # rgb-only data is greyed
-        return clip.rgb is not None
+        return clip.rgb is not None or (self.thermal_teacher and clip.tir is not None)
 
     # ------------------------------------------------------------------ frames
     def _frame(self, clip: Clip, index: int, modality: str) -> np.ndarray:
@@ -363,7 +369,9 @@ class PairSampler:
             img = clip.rgb(index)  # type: ignore[misc]
             g = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
             return cv2.cvtColor(g, cv2.COLOR_GRAY2BGR)
-        return to_bgr8(clip.rgb(index), self.frame_cfg)  # type: ignore[misc]
+        if clip.rgb is None:  # thermal_teacher: the thermal frame stands in
+            return to_bgr8(clip.tir(index), self.frame_cfg)  # type: ignore[misc]
+        return to_bgr8(clip.rgb(index), self.frame_cfg)
 
     def _render(self, img: np.ndarray, v: _View, pad: tuple[float, ...]) -> np.ndarray:
         out = crop(img, v.cx, v.cy, v.side, v.out, pad, v.stretch)

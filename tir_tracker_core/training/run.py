@@ -100,12 +100,15 @@ def prepare_run(out: Path, cfg: RunConfig, info: DistInfo) -> None:
 
 def step_batches(cfg: RunConfig, model: ModelConfig, info: DistInfo,
                  modalities: Sequence[str], single_modality: bool = False,
-                 allow_unlabelled: bool = False, template_context: float = 1.0) -> StepBatches:
+                 allow_unlabelled: bool = False, template_context: float = 1.0,
+                 thermal_teacher: bool = False) -> StepBatches:
     """This process's share of every step's batch of ``cfg.data`` pairs (``data.PairSampler``
-    cutting ``model``'s crop sizes; templates ``template_context`` times wider)."""
+    cutting ``model``'s crop sizes; templates ``template_context`` times wider; thermal-only
+    clips give their thermal crops as the visible ones with ``thermal_teacher``)."""
     clips = ClipSet(cfg.data, cfg.sampler.min_box_size, single_modality=single_modality)
     sampler = PairSampler(clips, cfg.sampler, model, tuple(modalities), seed=cfg.seed,
-                          allow_unlabelled=allow_unlabelled, template_context=template_context)
+                          allow_unlabelled=allow_unlabelled, template_context=template_context,
+                          thermal_teacher=thermal_teacher)
     return StepBatches(sampler, cfg.optim.batch_size, info.rank, info.world)
 
 

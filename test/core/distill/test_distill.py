@@ -254,6 +254,39 @@ def test_actor_losses_vanish_where_the_student_sees_what_the_teacher_sees(tiny_c
     assert stats["Stats/agree_peak"] == 1.0
 
 
+def _thermal_video(root: Path, frames: int = 12) -> Path:
+    """An OTB-style thermal-only sequence: a warm blob drifting over a textured background."""
+    import cv2
+
+    (root / "img").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    bg = cv2.GaussianBlur(rng.integers(40, 90, (128, 160)).astype(np.uint8), (0, 0), 2)
+    rows = []
+    for i in range(frames):
+        img = bg.copy()
+        x, y = 50 + 2 * i, 40 + i
+        img[y:y + 18, x:x + 14] = 220
+        cv2.imwrite(str(root / "img" / f"{i + 1:04d}.png"), img)
+        rows.append(f"{x},{y},14,18")
+    (root / "groundtruth_rect.txt").write_text("\n".join(rows) + "\n")
+    return root
+
+
+def test_thermal_only_source_is_distilled_within_its_modality(tmp_path, distill_dict):
+    """A source without visible images (here an OTB-style thermal sequence) gives the teacher
+    the thermal crops: at the first step the student is the teacher and sees what it sees,
+    so every distillation term is zero; the run finishes and the student learns."""
+    d = distill_dict(4, 0.0)
+    d["data"] = [{"kind": "sequences", "path": str(_thermal_video(tmp_path / "seq"))}]
+    d["loss"]["response"] = {"tir_cls_weight": 1.0, "tir_loc_weight": 1.0}
+    d["freeze_bn"] = True
+    path = distill(_cfg(d), tmp_path / "run")
+    first = _log(tmp_path / "run")[0]
+    assert float(first["Loss/feat"]) < 1e-6 and float(first["Loss/resp_cls"]) < 1e-5
+    assert float(first["Loss/resp_tir"]) < 1e-5 and float(first["Stats/agree_peak"]) == 1.0
+    assert load_checkpoint(path).provenance["command"] == "distill"
+
+
 def test_ensemble_teacher_averages_its_members_responses(tiny_cfg):
     """An ensemble teacher's response targets are the mean of its members' class logits and
     boxes; its features stay the first teacher's."""

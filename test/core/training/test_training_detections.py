@@ -202,6 +202,23 @@ def test_crossover_in_the_sampler_touches_only_the_search_crop(coco: Path, tiny_
     assert inside < a["x_tir"][0, int((y1 + y2) / 2), int((x1 + x2) / 2)] - 20
 
 
+def test_thermal_only_stills_feed_a_thermal_teacher(coco: Path, tiny_cfg):
+    """Distillation (``thermal_teacher``): a thermal-only source gives the teacher its thermal
+    crops, before the student's thermal augmentations; without it the source has no pairs."""
+    src = _src(coco, augment={"invert": 1.0})
+    cfg = SamplerConfig(negative=0.0)
+    with pytest.raises(ConfigError, match="tir and rgb"):
+        PairSampler(ClipSet([src]), cfg, tiny_cfg, ("tir", "rgb"), seed=2).check()
+    s = PairSampler(ClipSet([src]), cfg, tiny_cfg, ("tir", "rgb"), seed=2, thermal_teacher=True)
+    plain = PairSampler(ClipSet([_src(coco)]), cfg, tiny_cfg, ("tir",), seed=2)
+    for i in range(4):
+        out, ref = s.sample(0, i), plain.sample(0, i)
+        for k in ("z", "x"):  # teacher: the plain thermal crop; student: inverted
+            np.testing.assert_array_equal(out[f"{k}_rgb"], ref[f"{k}_tir"])
+            np.testing.assert_array_equal(out[f"{k}_tir"], 255.0 - ref[f"{k}_tir"])
+        assert out["kind"] == POSITIVE
+
+
 def test_training_runs_on_a_detection_source(coco: Path, tmp_path: Path, train_dict):
     from tir_tracker_core.config import from_dict
     from tir_tracker_core.training.config import TrainConfig
