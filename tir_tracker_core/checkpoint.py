@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 
 from .config import FrameConfig, ModelConfig, TrackerConfig, from_dict, to_dict
 from .data.io import atomic_write_bytes
@@ -52,16 +50,9 @@ def sha256_file(path: Path) -> str:
 
 def atomic_save_tensors(tensors: dict[str, torch.Tensor], path: Path,
                         metadata: dict[str, str] | None = None) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, tmp,
-                  metadata=metadata)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """``tensors`` as a safetensors file at ``path``, written atomically."""
+    atomic_write_bytes(path, save({k: v.detach().contiguous().cpu() for k, v in tensors.items()},
+                                  metadata=metadata))
 
 
 def save_checkpoint(ckpt: Checkpoint, path: str | Path) -> Path:

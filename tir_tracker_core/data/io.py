@@ -48,6 +48,7 @@ IMAGE_EXTENSIONS: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".
 YOLO_LABEL_DIRS: tuple[str, ...] = ("labels_yolo", "labels")
 """Label folders of a YOLO layout, in the order they are looked for next to ``images/``."""
 
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same folder, synced and
     renamed into place: a reader sees the old file or the new one, never half of one."""

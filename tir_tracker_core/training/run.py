@@ -20,8 +20,9 @@ import numpy as np
 import torch
 import yaml
 
-from ..checkpoint import Checkpoint, atomic_write_bytes, save_checkpoint
+from ..checkpoint import Checkpoint, save_checkpoint
 from ..config import FrameConfig, ModelConfig, TrackerConfig, to_dict
+from ..data.io import atomic_write_bytes
 from .config import CheckpointConfig, DataSource, LogConfig, OptimConfig, SamplerConfig
 from .data import ClipSet, PairSampler, StepBatches
 from .distributed import DistInfo, barrier, init_distributed, shutdown

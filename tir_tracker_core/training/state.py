@@ -22,7 +22,8 @@ from typing import Any
 import torch
 from safetensors.torch import load_file
 
-from ..checkpoint import atomic_save_tensors, atomic_write_bytes, sha256_file
+from ..checkpoint import atomic_save_tensors, sha256_file
+from ..data.io import atomic_write_bytes
 from ..errors import ModelLoadError
 
 log = logging.getLogger(__name__)
