@@ -41,12 +41,30 @@ def _data_summary(data: list[dict]) -> str:
     return "; ".join(kinds) or "?"
 
 
+def _origin(prov: dict, cfg: dict) -> str:
+    """Where the weights come from: the initialisation of ``train``, the teacher(s) of
+    ``distill``."""
+    if prov.get("command") != "distill":
+        return (f"- Initialisation: `{cfg.get('model', {}).get('init', '?')}` (NanoTrack, "
+                "HonglinChu/SiamTrackers,\n  Apache-2.0, an RGB tracker).")
+    members = "".join(f" + `{m}`" for m in cfg.get("ensemble", []))
+    size = cfg.get("student_search_size")
+    size = f"a {size} px search crop" if size else "the teacher's resolution"
+    return (f"- Distilled from `{cfg.get('teacher', '?')}`{members} (NanoTrack,\n"
+            "  HonglinChu/SiamTrackers, Apache-2.0, RGB trackers; their responses averaged) fed "
+            "the visible\n  image of registered visible + thermal pairs, the student fed the "
+            f"thermal image; student\n  initialised from the teacher, at {size}, "
+            f"pruning ratio {cfg.get('prune', {}).get('ratio', '?')}.")
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("checkpoint")
     p.add_argument("--out", required=True)
-    p.add_argument("--recipe", default="config/train_default.yaml",
+    p.add_argument("--recipe", default="config/distill_default.yaml",
                    help="the recipe named in the card (default: %(default)s)")
+    p.add_argument("--title", default="The default model of `tir_tracker_core` (used when no "
+                   "model is given).", help="the card's first paragraph")
     p.add_argument("--baseline", action="append", default=[],
                    help="another model of ours to score beside it (repeatable)")
     p.add_argument("--peer", action="append", default=[],
@@ -83,19 +101,18 @@ def main() -> int:
     only_synthetic = bool(data) and all(d.get("kind") == "synthetic" for d in data)
     card = f"""# Model card: `{Path(args.checkpoint).name}`
 
-The default model of `tir_tracker_core` (used when no model is given).
+{args.title}
 
 ## How it was made
 - Architecture: `{meta['model']['name']}` (MobileNetV3-style backbone, pixel-wise correlation,
   anchor-free BAN head); {extra[ours[0].name]['params (M)']} M parameters,
   {extra[ours[0].name]['MACs (G)']} GMACs per template + search pass.
-- Initialisation: `{cfg.get('model', {}).get('init', '?')}` (NanoTrack, HonglinChu/SiamTrackers,
-  Apache-2.0, an RGB tracker).
+{_origin(prov, cfg)}
 - Training data: {_data_summary(data)}; sources as trained:
   `{json.dumps(data)}`.
 - Frozen parameter prefixes: `{cfg.get('optim', {}).get('freeze', [])}`; steps:
   {prov.get('steps', '?')}; seed {prov.get('seed', '?')}; git commit {prov.get('git_commit', '?')}.
-- Command: `tir-tracker train --config {args.recipe}` (recipe in that file).
+- Command: `tir-tracker {prov.get('command', 'train')} --config {args.recipe}` (recipe in that file).
 - Tracker settings stored with it: `{json.dumps(tracker)}` (other fields: the
   `TrackerConfig` defaults).
 

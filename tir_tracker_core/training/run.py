@@ -9,6 +9,7 @@ command supplies only a :class:`RunTask`: what is trained and what the final mod
 from __future__ import annotations
 
 import datetime
+import functools
 import logging
 import subprocess
 from collections.abc import Callable, Sequence
@@ -65,8 +66,11 @@ class RunTask(Task):
         raise NotImplementedError
 
 
+@functools.cache
 def git_commit() -> str | None:
-    """The commit of the source tree this package runs from, if it is a git checkout."""
+    """The commit of the source tree this package runs from, if it is a git checkout; read
+    once per process (``prepare_run`` reads it at the start of a run: edits made to the tree
+    while the run goes on do not change the code it runs, so they do not mark it dirty)."""
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent,
                              capture_output=True, text=True, timeout=10, check=True)
@@ -89,6 +93,7 @@ def provenance(command: str, cfg: Any, steps: int, info: DistInfo, **extra: Any)
 def prepare_run(out: Path, cfg: RunConfig, info: DistInfo) -> None:
     """Start of a run: compute threads, seeds, the output folder and the resolved config
     (``OUT/config.yaml``, written by rank 0)."""
+    git_commit()  # the tree as the run starts (cached for its provenance)
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)

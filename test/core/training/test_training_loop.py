@@ -186,3 +186,30 @@ def test_training_at_a_lower_input_resolution(tmp_path, train_dict, tiny_init):
     frame = np.random.default_rng(0).integers(0, 255, (120, 160), np.uint8)
     tracker.init(frame, [(50, 40, 30, 20)])
     assert len(tracker.update(frame)) == 1
+
+
+def test_provenance_names_the_tree_the_run_started_from(tmp_path, monkeypatch):
+    """Edits to the tree while a run goes on do not change the code it runs: the commit (and
+    its dirty mark) is read when the run starts, not when the final model is written."""
+    import importlib
+    from types import SimpleNamespace
+
+    from tir_tracker_core.training.distributed import DistInfo
+
+    run = importlib.import_module("tir_tracker_core.training.run")  # the module, not train.run
+
+    tree = {"status": ""}
+
+    def fake_git(args, **kw):
+        out = "abc123\n" if args[1] == "rev-parse" else tree["status"]
+        return SimpleNamespace(stdout=out)
+
+    run.git_commit.cache_clear()
+    monkeypatch.setattr(run.subprocess, "run", fake_git)
+    try:
+        cfg = _cfg({"optim": {"steps": 1}})
+        run.prepare_run(tmp_path / "run", cfg, DistInfo())
+        tree["status"] = " M RESULTS.md"  # edited while the run trains
+        assert run.provenance("train", cfg, 1, DistInfo())["git_commit"] == "abc123"
+    finally:
+        run.git_commit.cache_clear()
