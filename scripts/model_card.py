@@ -63,8 +63,6 @@ def main() -> int:
     p.add_argument("--out", required=True)
     p.add_argument("--recipe", default="config/distill_default.yaml",
                    help="the recipe named in the card (default: %(default)s)")
-    p.add_argument("--title", default="The default model of `tir_tracker_core` (used when no "
-                   "model is given).", help="the card's first paragraph")
     p.add_argument("--baseline", action="append", default=[],
                    help="another model of ours to score beside it (repeatable)")
     p.add_argument("--peer", action="append", default=[],
@@ -101,7 +99,7 @@ def main() -> int:
     only_synthetic = bool(data) and all(d.get("kind") == "synthetic" for d in data)
     card = f"""# Model card: `{Path(args.checkpoint).name}`
 
-{args.title}
+The default model of `tir_tracker_core` (used when no model is given).
 
 ## How it was made
 - Architecture: `{meta['model']['name']}` (MobileNetV3-style backbone, pixel-wise correlation,
