@@ -153,13 +153,16 @@ class DistillActor(BaseActor):
     teacher's (the response targets of an ensemble teacher); features come from ``teacher``.
     ``view``: how the student's input resolution relates to the teacher's (``views``); the
     teacher's responses and the student's features are compared on one grid through it.
+    ``anchor``: a frozen tracker (teacher geometry) run on the thermal crops for the anchor
+    terms instead of the teacher and ensemble.
     """
 
     def __init__(self, net: nn.Module, teacher: SiameseNet, cfg: DistillLoss,
-                 ensemble: tuple[SiameseNet, ...] = (), view: StudentView | None = None
-                 ) -> None:
+                 ensemble: tuple[SiameseNet, ...] = (), view: StudentView | None = None,
+                 anchor: SiameseNet | None = None) -> None:
         super().__init__(net)
         self.teacher = teacher
+        self.anchor = anchor
         self.ensemble = tuple(ensemble)
         self.cfg = cfg
         self.view = view or StudentView(teacher.cfg, teacher.cfg)
@@ -179,6 +182,18 @@ class DistillActor(BaseActor):
         cls, loc = self.view.responses(cls, loc)
         return cls, loc, [zl[i] for i in levels] if template else [], [xl[i] for i in levels]
 
+    @torch.no_grad()
+    def anchor_outputs(self, z: torch.Tensor, x: torch.Tensor
+                       ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The anchor's responses (the teacher's and ensemble's without one) on the thermal
+        crops ``z`` / ``x``, on the student's score map."""
+        if self.anchor is None:
+            cls, loc, _, _ = self.teacher_outputs(z, x, (), False)
+            return cls, loc
+        z, x = self.view.teacher_crops(z, x)
+        cls, loc = self.anchor.eval()(z, x)
+        return self.view.responses(cls, loc)
+
     def __call__(self, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:
         cfg = self.cfg
         student: Student = getattr(self.net, "module", self.net)  # unwrap DDP
@@ -195,7 +210,7 @@ class DistillActor(BaseActor):
         l_rloc = response_loc_loss(s_loc, t_loc, t_cls, box_kind)
         l_anchor = zero
         if cfg.response.anchored:
-            a_cls, a_loc, _, _ = self.teacher_outputs(batch["z_tir"], batch["x_tir"], (), False)
+            a_cls, a_loc = self.anchor_outputs(batch["z_tir"], batch["x_tir"])
             l_anchor = (cfg.response.tir_cls_weight * response_cls_loss(s_cls, a_cls, temp)
                         + cfg.response.tir_loc_weight * response_loc_loss(s_loc, a_loc, a_cls,
                                                                           box_kind))

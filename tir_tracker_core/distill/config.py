@@ -36,6 +36,8 @@ class ResponseLoss:
     ``tir_cls_weight`` / ``tir_loc_weight`` weigh the same two terms against the teacher run on
     the thermal crops themselves: a same-modality anchor that keeps the student's outputs
     (box scale in particular) close to what the teacher does on thermal images (0 = off).
+    ``DistillConfig.anchor`` puts another model there (e.g. a full-resolution thermal
+    student anchoring a lower-resolution one).
     """
 
     cls_weight: float = 1.0
@@ -112,6 +114,11 @@ class DistillConfig:
     ``ensemble``: more frozen RGB trackers (same crop geometry) whose responses, class logits
     and boxes, are averaged with the teacher's: an ensemble teacher for the response losses
     (and the thermal anchor); the feature loss still matches ``teacher``'s features.
+    ``anchor``: a model (SPEC, the teacher's crop geometry and score map) whose responses on
+    the thermal crops replace the teacher's (and ensemble's) in the anchor terms
+    (``loss.response.tir_cls_weight`` / ``tir_loc_weight``); "" = the teacher's. A
+    full-resolution thermal model anchoring a lower-resolution student is high-to-low
+    resolution distillation within the modality (LoReTrack) on top of the cross-modal terms.
     ``data``: paired RGB + thermal sources (``synthetic`` or ``paired``); unannotated pairs are
     cut around random pseudo-boxes and feed the feature and response losses only. Sources
     with one modality (``detections``, ``sequences``) are distilled within it: the teacher
@@ -123,6 +130,7 @@ class DistillConfig:
     student: str = ""
     student_search_size: int = 0
     ensemble: tuple[str, ...] = ()
+    anchor: str = ""
     name: str = ""  # model name written into the student checkpoint ("" = teacher's + suffix)
     data: tuple[DataSource, ...] = (DataSource(),)
     sampler: SamplerConfig = field(default_factory=SamplerConfig)
@@ -165,6 +173,9 @@ def validate(cfg: DistillConfig) -> None:
     if cfg.student_search_size < 0:
         raise ConfigError("DistillConfig.student_search_size must be >= 0 (0 = the teacher's "
                           "search crop)")
+    if cfg.anchor and not cfg.loss.response.anchored:
+        raise ConfigError("DistillConfig.anchor is set but the anchor terms are off; set "
+                          "loss.response.tir_cls_weight / tir_loc_weight > 0, or drop anchor")
     if cfg.loss.response.temperature <= 0:
         raise ConfigError("DistillConfig.loss.response.temperature must be > 0")
 

@@ -69,7 +69,7 @@ class DistillTask(RunTask):
     def __init__(self, cfg: DistillConfig, teacher: SiameseNet, net: SiameseNet,
                  batches: StepBatches, tracker: TrackerConfig, frame: FrameConfig,
                  sources: dict[str, Any], ensemble: tuple[SiameseNet, ...] = (),
-                 view: StudentView | None = None) -> None:
+                 view: StudentView | None = None, anchor: SiameseNet | None = None) -> None:
         self.cfg = cfg
         self.view = view or StudentView.of(teacher.cfg, net.cfg)
         self.teacher = teacher
@@ -90,7 +90,7 @@ class DistillTask(RunTask):
         self.decay_roots: list[Root] = []
         self.decay: list[Slice] = []
         self.student = self._student(net)
-        self.actor = DistillActor(self.student, teacher, cfg.loss, ensemble, self.view)
+        self.actor = DistillActor(self.student, teacher, cfg.loss, ensemble, self.view, anchor)
 
     @classmethod
     def build(cls, cfg: DistillConfig, info: DistInfo) -> DistillTask:
@@ -111,13 +111,20 @@ class DistillTask(RunTask):
             _same_geometry(member, teacher, f"ensemble member {spec!r}", with_score_map=False)
             ensemble.append(member.eval().requires_grad_(False).to(info.device))
             e_info.append(m_info)
+        anchor = None
+        if cfg.anchor:
+            anchor, _, _, a_info = init_model(cfg.anchor)
+            _same_geometry(anchor, teacher, f"anchor {cfg.anchor!r}", with_score_map=True)
+            anchor = anchor.eval().requires_grad_(False).to(info.device)
         batches = step_batches(cfg, teacher.cfg, info, ("tir", "rgb"), allow_unlabelled=True,
                                template_context=view.template_context, thermal_teacher=True)
         sources = {"teacher": t_info, "student_init": s_info}
         if e_info:
             sources["ensemble"] = e_info
+        if anchor is not None:
+            sources["anchor"] = a_info
         return cls(cfg, teacher.to(info.device), net, batches, tcfg, fcfg, sources,
-                   tuple(ensemble), view)
+                   tuple(ensemble), view, anchor)
 
     def _student(self, net: SiameseNet) -> Student:
         return Student(net, self.levels, [self.t_channels[lv] for lv in self.levels],
