@@ -348,6 +348,59 @@ def test_ensemble_run_records_its_members_and_refuses_other_geometry(tmp_path, d
         distill(_cfg(d), tmp_path / "odd_run")
 
 
+def test_anchor_model_replaces_the_teacher_on_the_thermal_crops(tiny_cfg):
+    """With ``anchor`` the anchor terms compare the student with that model's responses on the
+    thermal crops; without it, with the teacher's (and ensemble's)."""
+    from tir_tracker_core.distill.actor import DistillActor, Student, level_channels
+    from tir_tracker_core.distill.config import DistillLoss, ResponseLoss
+
+    torch.manual_seed(0)
+    teacher, other = build_model(tiny_cfg).eval(), build_model(tiny_cfg).eval()
+    chans = level_channels(teacher)
+    student = Student(build_model(tiny_cfg), (2,), [chans[2]]).eval()
+    z = torch.rand(2, 3, tiny_cfg.exemplar_size, tiny_cfg.exemplar_size) * 255
+    x = torch.rand(2, 3, tiny_cfg.instance_size, tiny_cfg.instance_size) * 255
+    loss = DistillLoss(response=ResponseLoss(tir_cls_weight=1.0, tir_loc_weight=1.0))
+    plain = DistillActor(student, teacher, loss).anchor_outputs(z, x)
+    anchored = DistillActor(student, teacher, loss, anchor=other).anchor_outputs(z, x)
+    with torch.no_grad():
+        t_cls, t_loc = teacher(z, x)
+        o_cls, o_loc = other(z, x)
+    torch.testing.assert_close(plain[0], t_cls)
+    torch.testing.assert_close(plain[1], t_loc)
+    torch.testing.assert_close(anchored[0], o_cls)
+    torch.testing.assert_close(anchored[1], o_loc)
+
+
+def test_anchor_run_records_it_and_refuses_a_run_without_anchor_terms(tmp_path, distill_dict,
+                                                                       tiny_cfg):
+    import dataclasses
+
+    from tir_tracker_core.checkpoint import Checkpoint, save_checkpoint
+    from tir_tracker_core.distill.config import validate
+    from tir_tracker_core.errors import ConfigError
+
+    torch.manual_seed(2)
+    anchor = save_checkpoint(Checkpoint(tiny_cfg, build_model(tiny_cfg).state_dict()),
+                             tmp_path / "anchor.safetensors")
+    d = distill_dict(2, 0.0)
+    d["anchor"] = str(anchor)
+    with pytest.raises(ConfigError, match="anchor is set but the anchor terms are off"):
+        validate(_cfg(d))
+    d["loss"]["response"] = {"tir_cls_weight": 1.0, "tir_loc_weight": 1.0}
+    path = distill(_cfg(d), tmp_path / "run")
+    provenance = json.loads(path.with_suffix(".json").read_text())["provenance"]
+    assert provenance["anchor"]["source"] == str(anchor)
+    first = _log(tmp_path / "run")[0]
+    assert float(first["Loss/resp_tir"]) > 1e-4  # the student starts as the teacher, not it
+    small = dataclasses.replace(tiny_cfg, instance_size=159, score_size=10)
+    odd = save_checkpoint(Checkpoint(small, build_model(small).state_dict()),
+                          tmp_path / "odd.safetensors")
+    d["anchor"] = str(odd)
+    with pytest.raises(ConfigError, match="anchor .* differ in instance_size"):
+        distill(_cfg(d), tmp_path / "odd_run")
+
+
 def test_bn_recalibration_averages_the_thermal_batch_statistics(tiny_cfg):
     """``recalibrate_bn`` replaces stale running statistics by the plain average of the
     per-forward batch statistics of the sampler's thermal crops, touches no parameter, and
