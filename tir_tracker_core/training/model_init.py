@@ -7,6 +7,8 @@ not depend on ``api`` (trackers and backends).
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
 from typing import Any
 
 from ..config import FrameConfig, TrackerConfig
@@ -28,4 +30,15 @@ def init_model(spec: str, search_size: int = 0
     else:
         model, tcfg, fcfg, loaded = load_model(spec)
         info = {"source": loaded.get("source", spec)}
+        digest = _sha256(info["source"])
+        if digest:
+            info["sha256"] = digest  # which weights, whatever the path holds later
     return at_search_size(model, search_size), tcfg, fcfg, info
+
+
+def _sha256(source: str) -> str | None:
+    """SHA-256 of the weights file a model source names (``nanotrack:FILE`` or a path)."""
+    path = Path(source.split(":", 1)[1] if source.startswith("nanotrack:") else source)
+    if not path.is_file():
+        return None
+    return hashlib.sha256(path.read_bytes()).hexdigest()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import os
 import subprocess
@@ -391,6 +392,7 @@ def test_anchor_run_records_it_and_refuses_a_run_without_anchor_terms(tmp_path, 
     path = distill(_cfg(d), tmp_path / "run")
     provenance = json.loads(path.with_suffix(".json").read_text())["provenance"]
     assert provenance["anchor"]["source"] == str(anchor)
+    assert provenance["anchor"]["sha256"] == hashlib.sha256(anchor.read_bytes()).hexdigest()
     first = _log(tmp_path / "run")[0]
     assert float(first["Loss/resp_tir"]) > 1e-4  # the student starts as the teacher, not it
     small = dataclasses.replace(tiny_cfg, instance_size=159, score_size=10)
