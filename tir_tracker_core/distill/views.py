@@ -14,7 +14,9 @@ is then brought onto one grid:
   teacher's feature cells (the same image area for search crops, the central part of the
   student's wider template for template crops).
 
-With equal geometry every method returns its input unchanged.
+A student with another score map at the teacher's resolution (NanoTrack v3's 15 x 15 under
+v2's 16 x 16) gets the teacher's responses resampled the same way; its crops and features pass
+through unchanged. With equal geometry every method returns its input unchanged.
 """
 
 from __future__ import annotations
@@ -58,16 +60,14 @@ class StudentView:
             raise ConfigError(f"the student's resolution (zoom {student.zoom:.3f}) is above "
                               f"the teacher's ({teacher.zoom:.3f}); make the higher-resolution "
                               "network the teacher")
-        if student.instance_size == teacher.instance_size and student.score_size != \
-                teacher.score_size:
-            raise ConfigError("student and teacher differ in score_size; distillation needs "
-                              "the same crop geometry")
         return cls(teacher, student)
 
     # ------------------------------------------------------------------ geometry
     @property
     def same(self) -> bool:
-        return self.student.instance_size == self.teacher.instance_size
+        """One geometry: the student's crops and score map are the teacher's."""
+        return (self.student.instance_size == self.teacher.instance_size
+                and self.student.score_size == self.teacher.score_size)
 
     @property
     def template_context(self) -> float:

@@ -72,6 +72,33 @@ def test_teacher_responses_resampled_on_the_student_map():
     assert inside.sum() >= 100
 
 
+def test_student_with_another_score_map_at_the_teachers_resolution():
+    """NanoTrack v3 (15 x 15 map) taught by v2 (16 x 16) on the same crops: the crops pass
+    through unchanged and the teacher's boxes land on v3's points as the same image boxes."""
+    v3 = PRESETS.get("nanotrack_v3")()
+    view = StudentView.of(V2, v3)
+    assert not view.same and view.template_context == 1.0 and view.template_out == 127
+    z, x = torch.rand(2, 3, 127, 127), torch.rand(2, 3, 255, 255)
+    tz, tx = view.teacher_crops(z, x)
+    sz, sx = view.student_crops(z, x)
+    assert torch.equal(tz, z) and torch.equal(tx, x)
+    torch.testing.assert_close(sz, z) and torch.testing.assert_close(sx, x)
+    tp = score_points(V2)
+    box = torch.tensor([90.0, 100.0, 150.0, 170.0])
+    loc = torch.stack([tp[..., 0] - box[0], tp[..., 1] - box[1], box[2] - tp[..., 0],
+                       box[3] - tp[..., 1]])[None]
+    s_cls, s_loc = view.responses(torch.zeros(1, 2, 16, 16), loc)
+    assert s_cls.shape == (1, 2, 15, 15) and s_loc.shape == (1, 4, 15, 15)
+    sp = score_points(v3)
+    edges = torch.stack([sp[..., 0] - s_loc[0, 0], sp[..., 1] - s_loc[0, 1],
+                         sp[..., 0] + s_loc[0, 2], sp[..., 1] + s_loc[0, 3]], -1)
+    np.testing.assert_allclose(edges.reshape(-1, 4).numpy(), box.expand(225, 4).numpy(),
+                               atol=1e-3)
+    feat = torch.rand(2, 4, 16, 16)
+    (same,) = view.features([feat], [feat], template=False)
+    torch.testing.assert_close(same, feat)
+
+
 def test_student_features_sampled_at_the_teacher_cells():
     """A feature that is a linear ramp over the student's crop, sampled at the teacher's cells:
     the ramp over the teacher's area (all of it for search crops, the central 127 / 169 of the
