@@ -288,18 +288,33 @@ def test_thermal_only_source_is_distilled_within_its_modality(tmp_path, distill_
     assert load_checkpoint(path).provenance["command"] == "distill"
 
 
+def _saved_model(cfg, path: Path) -> Path:
+    """A freshly initialised network of ``cfg`` saved as a checkpoint at ``path``."""
+    from tir_tracker_core.checkpoint import Checkpoint, save_checkpoint
+
+    return save_checkpoint(Checkpoint(cfg, build_model(cfg).state_dict()), path)
+
+
+def _two_models_and_a_student(cfg):
+    """Two random networks of ``cfg`` (eval mode), a student matching level 2, and a batch of
+    two template and search crops (seeded)."""
+    from tir_tracker_core.distill.actor import Student, level_channels
+
+    torch.manual_seed(0)
+    teacher, other = build_model(cfg).eval(), build_model(cfg).eval()
+    student = Student(build_model(cfg), (2,), [level_channels(teacher)[2]]).eval()
+    z = torch.rand(2, 3, cfg.exemplar_size, cfg.exemplar_size) * 255
+    x = torch.rand(2, 3, cfg.instance_size, cfg.instance_size) * 255
+    return teacher, other, student, z, x
+
+
 def test_ensemble_teacher_averages_its_members_responses(tiny_cfg):
     """An ensemble teacher's response targets are the mean of its members' class logits and
     boxes; its features stay the first teacher's."""
-    from tir_tracker_core.distill.actor import DistillActor, Student, level_channels
+    from tir_tracker_core.distill.actor import DistillActor
     from tir_tracker_core.distill.config import DistillLoss
 
-    torch.manual_seed(0)
-    teacher, other = build_model(tiny_cfg).eval(), build_model(tiny_cfg).eval()
-    chans = level_channels(teacher)
-    student = Student(build_model(tiny_cfg), (2,), [chans[2]]).eval()
-    z = torch.rand(2, 3, tiny_cfg.exemplar_size, tiny_cfg.exemplar_size) * 255
-    x = torch.rand(2, 3, tiny_cfg.instance_size, tiny_cfg.instance_size) * 255
+    teacher, other, student, z, x = _two_models_and_a_student(tiny_cfg)
     alone = DistillActor(student, teacher, DistillLoss()).teacher_outputs(z, x, (2,), True)
     both = DistillActor(student, teacher, DistillLoss(), (other,)).teacher_outputs(z, x, (2,),
                                                                                   True)
@@ -329,12 +344,8 @@ def test_ensemble_run_records_its_members_and_refuses_other_geometry(tmp_path, d
                                                                       tiny_cfg):
     import dataclasses
 
-    from tir_tracker_core.checkpoint import Checkpoint, save_checkpoint
-    from tir_tracker_core.errors import ConfigError
-
     torch.manual_seed(1)
-    member = save_checkpoint(Checkpoint(tiny_cfg, build_model(tiny_cfg).state_dict()),
-                             tmp_path / "member.safetensors")
+    member = _saved_model(tiny_cfg, tmp_path / "member.safetensors")
     d = distill_dict(2, 0.0)
     d["ensemble"] = [str(member)]
     path = distill(_cfg(d), tmp_path / "run")
@@ -342,8 +353,7 @@ def test_ensemble_run_records_its_members_and_refuses_other_geometry(tmp_path, d
     assert [e["source"] for e in provenance["ensemble"]] == [str(member)]
     assert provenance["config"]["ensemble"] == [str(member)]
     wide = dataclasses.replace(tiny_cfg, instance_size=159, score_size=10)  # 8 x 8 teacher
-    odd = save_checkpoint(Checkpoint(wide, build_model(wide).state_dict()),
-                          tmp_path / "odd.safetensors")
+    odd = _saved_model(wide, tmp_path / "odd.safetensors")
     d["ensemble"] = [str(odd)]
     with pytest.raises(ConfigError, match="ensemble member .* differ in instance_size"):
         distill(_cfg(d), tmp_path / "odd_run")
@@ -352,15 +362,10 @@ def test_ensemble_run_records_its_members_and_refuses_other_geometry(tmp_path, d
 def test_anchor_model_replaces_the_teacher_on_the_thermal_crops(tiny_cfg):
     """With ``anchor`` the anchor terms compare the student with that model's responses on the
     thermal crops; without it, with the teacher's (and ensemble's)."""
-    from tir_tracker_core.distill.actor import DistillActor, Student, level_channels
+    from tir_tracker_core.distill.actor import DistillActor
     from tir_tracker_core.distill.config import DistillLoss, ResponseLoss
 
-    torch.manual_seed(0)
-    teacher, other = build_model(tiny_cfg).eval(), build_model(tiny_cfg).eval()
-    chans = level_channels(teacher)
-    student = Student(build_model(tiny_cfg), (2,), [chans[2]]).eval()
-    z = torch.rand(2, 3, tiny_cfg.exemplar_size, tiny_cfg.exemplar_size) * 255
-    x = torch.rand(2, 3, tiny_cfg.instance_size, tiny_cfg.instance_size) * 255
+    teacher, other, student, z, x = _two_models_and_a_student(tiny_cfg)
     loss = DistillLoss(response=ResponseLoss(tir_cls_weight=1.0, tir_loc_weight=1.0))
     plain = DistillActor(student, teacher, loss).anchor_outputs(z, x)
     anchored = DistillActor(student, teacher, loss, anchor=other).anchor_outputs(z, x)
@@ -377,13 +382,10 @@ def test_anchor_run_records_it_and_refuses_a_run_without_anchor_terms(tmp_path, 
                                                                        tiny_cfg):
     import dataclasses
 
-    from tir_tracker_core.checkpoint import Checkpoint, save_checkpoint
     from tir_tracker_core.distill.config import validate
-    from tir_tracker_core.errors import ConfigError
 
     torch.manual_seed(2)
-    anchor = save_checkpoint(Checkpoint(tiny_cfg, build_model(tiny_cfg).state_dict()),
-                             tmp_path / "anchor.safetensors")
+    anchor = _saved_model(tiny_cfg, tmp_path / "anchor.safetensors")
     d = distill_dict(2, 0.0)
     d["anchor"] = str(anchor)
     with pytest.raises(ConfigError, match="anchor is set but the anchor terms are off"):
@@ -396,8 +398,7 @@ def test_anchor_run_records_it_and_refuses_a_run_without_anchor_terms(tmp_path, 
     first = _log(tmp_path / "run")[0]
     assert float(first["Loss/resp_tir"]) > 1e-4  # the student starts as the teacher, not it
     small = dataclasses.replace(tiny_cfg, instance_size=159, score_size=10)
-    odd = save_checkpoint(Checkpoint(small, build_model(small).state_dict()),
-                          tmp_path / "odd.safetensors")
+    odd = _saved_model(small, tmp_path / "odd.safetensors")
     d["anchor"] = str(odd)
     with pytest.raises(ConfigError, match="anchor .* differ in instance_size"):
         distill(_cfg(d), tmp_path / "odd_run")
