@@ -64,10 +64,15 @@ class StudentView:
 
     # ------------------------------------------------------------------ geometry
     @property
+    def same_crops(self) -> bool:
+        """The student sees the teacher's crops at the teacher's resolution (its score map may
+        still differ: ``same``)."""
+        return self.student.instance_size == self.teacher.instance_size
+
+    @property
     def same(self) -> bool:
         """One geometry: the student's crops and score map are the teacher's."""
-        return (self.student.instance_size == self.teacher.instance_size
-                and self.student.score_size == self.teacher.score_size)
+        return self.same_crops and self.student.score_size == self.teacher.score_size
 
     @property
     def template_context(self) -> float:
@@ -88,7 +93,7 @@ class StudentView:
     def teacher_crops(self, z: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor,
                                                                        torch.Tensor]:
         """The teacher's template (the central ``exemplar_size`` pixels) and search crops."""
-        if self.same:
+        if self.same_crops:
             return z, x
         e = self.teacher.exemplar_size
         o = (z.shape[-1] - e) // 2
@@ -98,7 +103,7 @@ class StudentView:
                                                                        torch.Tensor]:
         """The student's template and search crops: the sampler's, resized bilinearly (as the
         runtime's crops sample the image, no anti-aliasing)."""
-        if self.same:
+        if self.same_crops:
             return z, x
         e, i = self.student.exemplar_size, self.student.instance_size
         return (F.interpolate(z, size=(e, e), mode="bilinear", align_corners=False),
@@ -107,7 +112,7 @@ class StudentView:
     def box(self, box: torch.Tensor) -> torch.Tensor:
         """``x1, y1, x2, y2`` in teacher search pixels -> student search pixels (pixel ``i``
         covers ``[i - 0.5, i + 0.5)`` in both)."""
-        if self.same:
+        if self.same_crops:
             return box
         return (box + 0.5) * self.search_ratio - 0.5
 
@@ -139,7 +144,7 @@ class StudentView:
         """Student feature maps sampled at the cells of the teacher's maps ``like`` (same
         image area for search crops; for template crops the teacher's is the central
         ``exemplar_size / template_out`` of the student's)."""
-        if self.same:
+        if self.same_crops and all(f.shape[-2:] == r.shape[-2:] for f, r in zip(feats, like)):
             return feats
         frac = self.teacher.exemplar_size / self.template_out if template else 1.0
         out = []

@@ -82,7 +82,8 @@ def test_student_with_another_score_map_at_the_teachers_resolution():
     tz, tx = view.teacher_crops(z, x)
     sz, sx = view.student_crops(z, x)
     assert torch.equal(tz, z) and torch.equal(tx, x)
-    torch.testing.assert_close(sz, z) and torch.testing.assert_close(sx, x)
+    torch.testing.assert_close(sz, z)
+    torch.testing.assert_close(sx, x)
     tp = score_points(V2)
     box = torch.tensor([90.0, 100.0, 150.0, 170.0])
     loc = torch.stack([tp[..., 0] - box[0], tp[..., 1] - box[1], box[2] - tp[..., 0],
