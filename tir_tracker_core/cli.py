@@ -22,97 +22,13 @@ _MODEL_HELP = " | ".join(MODEL_SPECS)
 
 log = logging.getLogger(__name__)
 
-# BGR colours of the annotated video: one per target id (red is kept for lost targets)
-COLORS = [(0, 255, 0), (255, 160, 0), (255, 0, 255), (0, 255, 255), (255, 255, 0), (0, 128, 255)]
-LOST_COLOR = (0, 0, 255)
-GT_COLOR = (255, 255, 255)
-
-
-def _label(track: Any) -> str:
-    """``#1 given`` (the box the user gave: age 0), ``#1 0.87`` (tracked, with its score) or
-    ``#1 lost`` (no score: a lost target's score does not say how sure the tracker is)."""
-    if track.age == 0:
-        return f"#{track.id} given"
-    return f"#{track.id} lost" if track.lost else f"#{track.id} {track.score:.2f}"
-
-
-def _legend(img: np.ndarray, entries: list[tuple[str, tuple[int, int, int]]]) -> None:
-    """Coloured legend lines in the top-left corner, on a dark box."""
-    import cv2
-
-    font, scale, line = cv2.FONT_HERSHEY_SIMPLEX, 0.35, 12
-    width = max(cv2.getTextSize(text, font, scale, 1)[0][0] for text, _ in entries) + 8
-    box = img[:line * len(entries) + 4, :width]
-    box[:] = (box * 0.4).astype(img.dtype)  # darken, keep the picture visible
-    for k, (text, colour) in enumerate(entries):
-        cv2.putText(img, text, (4, line * (k + 1)), font, scale, colour, 1, cv2.LINE_AA)
-
-
-def _draw(img: np.ndarray, tracks: Any, gts: np.ndarray | None = None) -> np.ndarray:
-    """``img`` (BGR) with the tracks' boxes and labels (see :func:`_label`), the ground truth
-    ``gts`` in thin white when given, and a legend."""
-    import cv2
-
-    out = img.copy()
-    if gts is not None:
-        for g in gts:
-            x, y, w, h = (int(round(v)) for v in g)
-            cv2.rectangle(out, (x, y), (x + w, y + h), GT_COLOR, 1)
-    for t in tracks:
-        x, y, w, h = (int(round(v)) for v in t.box)
-        color = LOST_COLOR if t.lost else COLORS[(t.id - 1) % len(COLORS)]
-        cv2.rectangle(out, (x, y), (x + w, y + h), color, 2)
-        # a lost target's label goes under its box: where targets cross, labels stay apart
-        at = (x, y + h + 12) if t.lost else (x, max(y - 4, 10))
-        cv2.putText(out, _label(t), at, cv2.FONT_HERSHEY_SIMPLEX, 0.4, color, 1, cv2.LINE_AA)
-    entries = [("tracked: #id score", COLORS[0]), ("lost: #id lost", LOST_COLOR)]
-    if gts is not None:
-        entries.append(("ground truth (thin)", GT_COLOR))
-    _legend(out, entries)
-    return out
-
-
-class _VideoSink:
-    """Annotated output: an MP4 when OpenCV can encode one, else PNG frames."""
-
-    def __init__(self, out_dir: Path, fps: float = 30.0) -> None:
-        self.out_dir = out_dir
-        self.fps = fps
-        self.writer = None
-        self.path: Path | None = None
-        self.frames_dir: Path | None = None
-
-    def write(self, img: np.ndarray, index: int) -> None:
-        import cv2
-
-        if self.writer is None and self.frames_dir is None:
-            path = self.out_dir / "tracked.mp4"
-            w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), self.fps,
-                                (img.shape[1], img.shape[0]))
-            if w.isOpened():
-                self.writer, self.path = w, path
-            else:
-                self.frames_dir = self.out_dir / "frames"
-                self.frames_dir.mkdir(parents=True, exist_ok=True)
-                self.path = self.frames_dir
-        if self.writer is not None:
-            self.writer.write(img)
-        else:
-            cv2.imwrite(str(self.frames_dir / f"{index:06d}.png"), img)
-
-    def close(self) -> None:
-        if self.writer is not None:
-            self.writer.release()
-
-
 # --------------------------------------------------------------------------- demo
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    import cv2
-
     from .api import load_tracker
     from .data.synthetic import SyntheticConfig, generate_sequence
+    from .draw import VideoSink, annotate, given_tracks, label
     from .eval.metrics import evaluate_sequence
 
     out = Path(args.out)
@@ -126,9 +42,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     boxes = seq.boxes  # (targets, frames, 4)
     ids = tracker.init(first, [tuple(b) for b in boxes[:, 0]])
     preds = {i: [boxes[k, 0]] for k, i in enumerate(ids)}
-    sink = _VideoSink(out)
-    sink.write(_draw(cv2.cvtColor(tracker_view(first), cv2.COLOR_GRAY2BGR),
-                     _given_tracks(ids, boxes[:, 0]), boxes[:, 0]), 0)
+    sink = VideoSink(out)
+    sink.write(annotate(first, given_tracks(ids, boxes[:, 0]), boxes[:, 0],
+                        tracker.frame_cfg), 0)
     times = []
     for f in range(1, len(seq)):
         frame = seq.tir_frame(f)
@@ -139,10 +55,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
             preds[t.id].append(np.array(t.box))
         if f % args.print_every == 0 or f == len(seq) - 1:
             desc = "  ".join(f"#{t.id} ({t.box[0]:.0f},{t.box[1]:.0f},{t.box[2]:.0f},"
-                             f"{t.box[3]:.0f}) {_label(t).partition(' ')[2]}" for t in tracks)
+                             f"{t.box[3]:.0f}) {label(t).partition(' ')[2]}" for t in tracks)
             print(f"frame {f:4d}: {desc}")
-        vis = cv2.cvtColor(tracker_view(frame), cv2.COLOR_GRAY2BGR)
-        sink.write(_draw(vis, tracks, boxes[:, f]), f)
+        sink.write(annotate(frame, tracks, boxes[:, f], tracker.frame_cfg), f)
     sink.close()
     results = {"fps": float(1.0 / np.mean(times)), "frames": len(seq), "targets": {}}
     for k, i in enumerate(ids):
@@ -157,22 +72,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"annotated video: {sink.path}")
     print(f"results: {out / 'results.json'}")
     return 0
-
-
-def _given_tracks(ids: Any, boxes: Any) -> list:
-    """The boxes the user gave on the first frame, as tracks (age 0) for drawing."""
-    from .tracking.types import Track, TrackState
-
-    return [Track(int(i), tuple(float(v) for v in b), 1.0, TrackState.TRACKED, 0)
-            for i, b in zip(ids, boxes)]
-
-
-def tracker_view(frame: np.ndarray) -> np.ndarray:
-    """8-bit view of a thermal frame for visualisation."""
-    from .config import FrameConfig
-    from .frames import to_gray8
-
-    return to_gray8(frame, FrameConfig()) if frame.ndim == 2 else frame
 
 
 # --------------------------------------------------------------------------- track
@@ -222,8 +121,7 @@ def _track_tracker(args: argparse.Namespace) -> Any:
 
 
 def cmd_track(args: argparse.Namespace) -> int:
-    import cv2
-
+    from .draw import VideoSink, annotate, given_tracks
     from .errors import TrackerInputError
     from .progress import bar, on_terminal
 
@@ -231,7 +129,8 @@ def cmd_track(args: argparse.Namespace) -> int:
     tracker = _track_tracker(args)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    sink = _VideoSink(out)
+    sink = VideoSink(out)
+    frame_cfg = getattr(tracker, "frame_cfg", None)  # ours; OpenCV peers see the default view
     rows = []
     skipped = 0
     read = 0
@@ -242,7 +141,7 @@ def cmd_track(args: argparse.Namespace) -> int:
         try:
             if i == 0:
                 ids = tracker.init(frame, args.box)
-                tracks = _given_tracks(ids, args.box)
+                tracks = given_tracks(ids, args.box)
             else:
                 t0 = time.perf_counter()
                 tracks = tracker.update(frame)
@@ -258,8 +157,7 @@ def cmd_track(args: argparse.Namespace) -> int:
             rows.append({"frame": i, "id": t.id, "box": list(t.box), "score": t.score,
                          "state": t.state.value})
         if not args.no_video:
-            sink.write(_draw(cv2.cvtColor(tracker_view(frame), cv2.COLOR_GRAY2BGR)
-                             if frame.ndim == 2 else frame, tracks), i)
+            sink.write(annotate(frame, tracks, cfg=frame_cfg), i)
     frames.close()
     sink.close()
     if read == 0:

@@ -8,7 +8,6 @@ intact (normalisation to 8 bit is the core's job, per its ``FrameConfig``).
 
 from __future__ import annotations
 
-import math
 import sys
 from collections.abc import Iterable
 from typing import Any
@@ -164,29 +163,3 @@ def ns_to_stamp(ns: int, stamp: Any) -> Any:
     """Fill a ``builtin_interfaces/Time`` from integer nanoseconds."""
     stamp.sec, stamp.nanosec = divmod(int(ns), 1_000_000_000)
     return stamp
-
-
-def annotate(frame: np.ndarray, tracks: Iterable[Any]) -> np.ndarray:
-    """A BGR uint8 picture of ``frame`` with the tracks drawn (for the debug image).
-
-    Single-channel frames are min-max stretched for display only; tracked boxes are green,
-    lost ones red, each labelled with its id and score.
-    """
-    import cv2  # only needed when the debug image is published
-
-    if frame.ndim == 2:
-        display = cv2.normalize(frame, None, 0, 255, cv2.NORM_MINMAX, dtype=cv2.CV_8U)
-        display = cv2.cvtColor(display, cv2.COLOR_GRAY2BGR)
-    else:
-        display = np.ascontiguousarray(frame, dtype=np.uint8).copy()
-    for track in tracks:
-        x, y, w, h = track.box
-        if not all(math.isfinite(v) for v in (x, y, w, h)):
-            continue
-        color = (0, 0, 255) if track.lost else (0, 255, 0)
-        p1 = (int(round(x)), int(round(y)))
-        p2 = (int(round(x + w)), int(round(y + h)))
-        cv2.rectangle(display, p1, p2, color, 2)
-        cv2.putText(display, f"{track.id} {track.score:.2f}", (p1[0], max(p1[1] - 4, 10)),
-                    cv2.FONT_HERSHEY_SIMPLEX, 0.4, color, 1, cv2.LINE_AA)
-    return display

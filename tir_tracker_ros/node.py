@@ -52,6 +52,7 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 from std_srvs.srv import Trigger
 from tir_tracker_core.api import load_tracker
+from tir_tracker_core.draw import annotate
 from tir_tracker_core.errors import TrackerError, TrackerInputError
 
 from . import conversions as conv
@@ -441,7 +442,8 @@ class TrackerNode(LifecycleNode):
                               self._reacquired_before + tracker.reacquisitions)
         if self._publish_debug and self._debug_pub.get_subscription_count():
             debug = conv.fill_image(Image(header=frame.header),
-                                    conv.annotate(frame.pixels, tracks), "bgr8")
+                                    annotate(frame.pixels, tracks, cfg=tracker.frame_cfg),
+                                    "bgr8")
             self._debug_pub.publish(debug)
 
     # ------------------------------------------------------------------ services

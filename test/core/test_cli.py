@@ -128,22 +128,6 @@ def test_track_video_draws_the_given_box_on_frame_0(seq_dir, tmp_path, capsys):
                        "score": 1.0, "state": "tracked"}
 
 
-def test_labels_and_legend():
-    from tir_tracker_core.cli import COLORS, GT_COLOR, LOST_COLOR, _draw, _label
-    from tir_tracker_core.tracking.types import Track, TrackState
-
-    given = Track(1, (10.0, 40.0, 30.0, 20.0), 1.0, TrackState.TRACKED, 0)
-    tracked = Track(1, (10.0, 40.0, 30.0, 20.0), 0.871, TrackState.TRACKED, 5)
-    lost = Track(2, (60.0, 40.0, 30.0, 20.0), 0.93, TrackState.LOST, 5)
-    assert (_label(given), _label(tracked), _label(lost)) == ("#1 given", "#1 0.87", "#2 lost")
-    img = _draw(np.zeros((120, 160, 3), np.uint8), [tracked, lost], np.array([[5, 80, 20, 20]]))
-    assert tuple(img[40, 20]) == COLORS[0] and tuple(img[40, 70]) == LOST_COLOR
-    assert tuple(img[80, 10]) == GT_COLOR
-    legend = img[:40, :100].astype(int)  # top-left: a line per kind of box, in its colour
-    for colour in (COLORS[0], LOST_COLOR, GT_COLOR):  # (anti-aliased text: near the colour)
-        assert (np.abs(legend - colour).max(axis=-1) < 60).sum() > 10
-
-
 def test_track_runs_an_opencv_peer(seq_dir, tmp_path, capsys):
     out = tmp_path / "kcf"
     assert main(["track", str(seq_dir), "--box", _first_box(seq_dir), "--model", "opencv:kcf",

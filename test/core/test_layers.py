@@ -23,8 +23,9 @@ LAYERS: list[set[str]] = [
     {"checkpoint"},  # atomic safetensors + JSON; rebuilds models
     {"backends", "specs"},  # inference engines; the SPEC grammar and model loading
     {"tracking", "training"},  # the runtime; supervised training (never the runtime)
-    {"api", "distill", "pseudolabel"},  # the tracker builder; distillation on top of
-    # training; labels from tracking (takes a tracker factory, never builds one)
+    {"api", "distill", "pseudolabel", "draw"},  # the tracker builder; distillation on top
+    # of training; labels from tracking (takes a tracker factory, never builds one);
+    # pictures of tracks
     {"eval"},
     {"cli"},
 ]

@@ -426,6 +426,9 @@ def client_reacquire(c: Client, args: argparse.Namespace) -> dict[str, Any]:
     whatever the machine's load); report each frame's track states and the diagnostics."""
     frames = vanishing_box(args.frames, range(10, 25))
     publisher = c.node.create_publisher(Image, args.image, SENSOR_QOS)
+    debug: dict[int, Image] = {}  # the node's debug images by stamp (publish_debug_image)
+    c.node.create_subscription(Image, f"{c.prefix}/debug_image", lambda m: debug.setdefault(
+        conv.stamp_to_ns(m.header.stamp), m), SENSOR_QOS)  # the node's image QoS
     c.set_targets.wait_for_service(timeout_sec=60)
     wait_for(lambda: publisher.get_subscription_count() >= 1, 60, "the image subscription")
 
@@ -441,13 +444,30 @@ def client_reacquire(c: Client, args: argparse.Namespace) -> dict[str, Any]:
                 return c.tracks[stamp][1]
         raise TimeoutError(f"no tracks for frame {i}")
 
+    def corner(msg: TrackArray) -> dict[str, Any] | None:
+        """The debug image of ``msg``'s frame: encoding, size and the colour (B, G, R) at
+        the first track's top-left corner; None when none came (within a second once the
+        subscription has matched)."""
+        stamp = conv.stamp_to_ns(msg.header.stamp)
+        end = time.monotonic() + (1.0 if debug else 0.05)  # none yet: not subscribed yet
+        while stamp not in debug and time.monotonic() < end:
+            time.sleep(0.002)
+        if stamp not in debug:
+            return None
+        m, b = debug[stamp], msg.tracks[0].box
+        img = np.frombuffer(bytes(m.data), np.uint8).reshape(m.height, m.step)
+        img = img[:, :m.width * 3].reshape(m.height, m.width, 3)
+        return {"encoding": m.encoding, "size": [m.width, m.height],
+                "colour": img[int(round(b.y)), int(round(b.x))].tolist()}
+
     show(0)
     out: dict[str, Any] = {"set_targets": c.targets([(100.0, 100.0, 40.0, 30.0)])}
-    out["frames"] = []
+    out["frames"], out["debug"] = [], []
     for i in range(1, len(frames)):
-        tracks = show(i).tracks
+        msg = show(i)
         out["frames"].append([{"id": t.id, "state": t.state, "x": t.box.x, "y": t.box.y}
-                              for t in tracks])
+                              for t in msg.tracks])
+        out["debug"].append(corner(msg))
     out["diagnostics"] = c.next_diagnostics()
     return out
 

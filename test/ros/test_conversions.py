@@ -102,16 +102,6 @@ def test_stamps_round_trip():
     assert conv.stamp_to_ns(stamp) == 1_700_000_000_123_456_789
 
 
-def test_annotate_draws_on_a_bgr_copy():
-    frame = np.full((64, 64), 5000, np.uint16)
-    frame[10:20, 10:20] = 9000
-    tracks = [Track(1, (8.0, 8.0, 16.0, 16.0), 0.9, TrackState.TRACKED, 3),
-              Track(2, (float("nan"), 0.0, 5.0, 5.0), 0.1, TrackState.LOST, 3)]
-    out = conv.annotate(frame, tracks)
-    assert out.shape == (64, 64, 3) and out.dtype == np.uint8
-    assert tuple(out[8, 8]) == (0, 255, 0)  # green corner of the tracked box
-
-
 def test_detection_is_centre_size_with_the_track_id_and_score():
     track = Track(id=3, box=(10.0, 20.0, 30.0, 40.0), score=0.75, state=TrackState.TRACKED,
                   age=2)

@@ -113,12 +113,14 @@ def test_help_prints_usage_and_parameters_without_starting_a_node(env):
 def test_lost_target_stays_lost_then_comes_back_with_its_id(env, procs):
     """Issue 20: a target that vanishes is published LOST (not dropped), comes back TRACKED
     with the same id once it shows again (40 px further on), and /diagnostics counts one
-    re-acquisition; the core's tracker.redetect* fields are node parameters."""
+    re-acquisition; the debug image draws it; the core's tracker.redetect* fields are node
+    parameters."""
     import subprocess
 
     import pytest
 
-    node = procs.start("node", node_command(f"model:={MODEL}"), env)
+    node = procs.start("node", node_command(f"model:={MODEL}", "publish_debug_image:=true"),
+                       env)
     r = run_client(procs, env, "reacquire", "--frames", "50")
     assert r["set_targets"]["success"], r["set_targets"]
     (target,) = r["set_targets"]["ids"]
@@ -131,6 +133,12 @@ def test_lost_target_stays_lost_then_comes_back_with_its_id(env, procs):
     assert all(s == 0 for s in states[back[0] - 1:]), states  # tracked to the end
     last = r["frames"][-1][0]
     assert abs(last["x"] - (100 + 49 + 40)) < 8 and abs(last["y"] - 100) < 8, last
+    # the debug image (tir_tracker_core.draw): the frame with the box in the target's
+    # colour while tracked, red while lost
+    debug = [(s, d) for s, d in zip(states, r["debug"]) if d is not None]
+    assert debug and states[-1] == 0 and r["debug"][-1] is not None, r["debug"]
+    assert all(d["encoding"] == "bgr8" and d["size"] == [320, 256] for _, d in debug), debug
+    assert all(d["colour"] == ([0, 255, 0] if s == 0 else [0, 0, 255]) for s, d in debug), debug
     tracking = status(r["diagnostics"], "tracking")
     assert tracking["values"]["reacquisitions"] == "1", tracking
     assert "1 re-acquired" in tracking["message"], tracking
