@@ -187,7 +187,10 @@ def _add_tracker_args(sp: argparse.ArgumentParser, tracker_help: str, out: str,
     sp.add_argument("--tracker", action="append", required=True, metavar="SPEC", help=tracker_help)
     sp.add_argument("--out", default=out, help=f"output folder ({writes}) (default: %(default)s)")
     _add_backend_args(sp, "inference backend of our models without @BACKEND")
-    sp.add_argument("--threads", type=int, default=None, help="inference threads")
+    sp.add_argument("--threads", type=int, default=None,
+                    help="inference threads of every tracker in the run: our backends' and "
+                         "OpenCV's (cv2.setNumThreads) for the peers (default: each "
+                         "library's own: 1 for ours, one per core for OpenCV)")
 
 
 def _add_variant_arg(sp: argparse.ArgumentParser) -> None:

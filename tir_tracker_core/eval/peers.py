@@ -211,10 +211,13 @@ _CLASSIC: dict[str, Callable[[], Any]] = {
 }
 
 
-def build_peer(spec: str) -> TrackerFactory:
+def build_peer(spec: str, threads: int | None = None) -> TrackerFactory:
     """Factory of fresh trackers for a peer name (see :data:`PEER_NAMES`).
 
     The NanoTrack folder is checked here, so a bad path fails before any sequence runs.
+    ``threads``: OpenCV's thread count (``cv2.setNumThreads``, for the whole process) set
+    whenever the factory makes a tracker, so a peer can be timed on as many threads as our
+    models; None leaves OpenCV's default (one per core).
 
     Raises:
         ConfigError: unknown peer name.
@@ -223,8 +226,19 @@ def build_peer(spec: str) -> TrackerFactory:
     if not spec.startswith(OPENCV_PREFIX):
         raise ConfigError(f"unknown peer tracker {spec!r}; valid choices: {', '.join(PEER_NAMES)}")
     peer = parse_spec(spec)  # ConfigError naming the valid specs
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
+                                or threads < 1):
+        raise ConfigError(f"threads must be a positive integer or None, got {threads!r}")
+    extra: dict[str, Any] = {}
     if peer.target in _CLASSIC:
         create = _CLASSIC[peer.target]
-        return lambda: OpenCVTracker(spec, create)
-    nano_create = _nano_factory(Path(peer.target.removeprefix(OPENCV_NANO_PREFIX)))
-    return lambda: OpenCVTracker(spec, nano_create, has_score=True, model_hint=_NANO_HINT)
+    else:
+        create = _nano_factory(Path(peer.target.removeprefix(OPENCV_NANO_PREFIX)))
+        extra = {"has_score": True, "model_hint": _NANO_HINT}
+
+    def factory() -> OpenCVTracker:
+        if threads is not None:
+            cv2.setNumThreads(threads)
+        return OpenCVTracker(spec, create, **extra)
+
+    return factory

@@ -36,7 +36,7 @@ def resolve(spec: str, backend: str = "torch", device: str = "cpu",
     if not p.is_ours:
         from .peers import build_peer  # OpenCV's trackers load only when a peer is asked for
 
-        factory = build_peer(p.text)
+        factory = build_peer(p.text, threads=(backend_options or {}).get("threads"))
         return ResolvedTracker(p.name, factory, lambda: MultiFromSingle(factory))
     trackers = build_trackers(p, device=device, tracker=tracker_overrides,
                               backend_options=backend_options)

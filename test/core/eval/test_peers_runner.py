@@ -94,6 +94,26 @@ def test_unknown_peer_and_bad_nanotrack_folder(tmp_path: Path) -> None:
         build_peer(f"opencv:nano:{tmp_path}")
 
 
+def test_threads_given_to_a_peer_set_opencvs_thread_count() -> None:
+    """bench / eval --threads N: the peers run on N OpenCV threads, as our models on N."""
+    import cv2
+
+    from tir_tracker_core.eval.resolve import resolve
+
+    before = cv2.getNumThreads()
+    try:
+        cv2.setNumThreads(2)
+        resolve("opencv:kcf", backend_options={"threads": 1}).single()
+        assert cv2.getNumThreads() == 1
+        cv2.setNumThreads(2)
+        resolve("opencv:kcf").single()  # no threads given: OpenCV's setting is left alone
+        assert cv2.getNumThreads() == 2
+        with pytest.raises(ConfigError, match="threads must be a positive integer"):
+            build_peer("opencv:kcf", threads=0)
+    finally:
+        cv2.setNumThreads(before)
+
+
 def test_nanotrack_files_found_by_name(shared_data: Path, horse40: Sequence) -> None:
     files = find_nanotrack_files(shared_data / "weights" / "nanotrack" / "v2")
     assert files.backbone.name == "nanotrack_backbone_sim.onnx"
