@@ -21,8 +21,8 @@ from .config import FrameConfig
 from .frames import to_bgr8
 from .tracking.types import Track, TrackState
 
-__all__ = ["COLORS", "GT_COLOR", "LOST_COLOR", "VideoSink", "annotate", "display_image",
-           "draw_tracks", "given_tracks", "label"]
+__all__ = ["COLORS", "GT_COLOR", "LOST_COLOR", "VideoSink", "annotate", "draw_tracks",
+           "given_tracks", "label"]
 
 # BGR colours: one per target id (red is kept for lost targets)
 COLORS = [(0, 255, 0), (255, 160, 0), (255, 0, 255), (0, 255, 255), (255, 255, 0), (0, 128, 255)]
@@ -36,11 +36,6 @@ def label(track: Any) -> str:
     if track.age == 0:
         return f"#{track.id} given"
     return f"#{track.id} lost" if track.lost else f"#{track.id} {track.score:.2f}"
-
-
-def display_image(frame: np.ndarray, cfg: FrameConfig | None = None) -> np.ndarray:
-    """``frame`` (any frame the tracker takes) as the 8-bit BGR picture the network sees."""
-    return to_bgr8(frame, cfg or FrameConfig())
 
 
 def given_tracks(ids: Iterable[int], boxes: Iterable[Sequence[float]]) -> list[Track]:
@@ -100,8 +95,9 @@ def draw_tracks(img: np.ndarray, tracks: Iterable[Any],
 
 def annotate(frame: np.ndarray, tracks: Iterable[Any], gts: np.ndarray | None = None,
              cfg: FrameConfig | None = None) -> np.ndarray:
-    """:func:`draw_tracks` on :func:`display_image` of ``frame``."""
-    return draw_tracks(display_image(frame, cfg), tracks, gts)
+    """:func:`draw_tracks` on ``frame`` as the network sees it (``frames.to_bgr8`` with
+    ``cfg``, default ``FrameConfig()``)."""
+    return draw_tracks(to_bgr8(frame, cfg or FrameConfig()), tracks, gts)
 
 
 class VideoSink:

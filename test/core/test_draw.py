@@ -4,7 +4,7 @@ import numpy as np
 
 from tir_tracker_core.config import FrameConfig
 from tir_tracker_core.draw import (COLORS, GT_COLOR, LOST_COLOR, VideoSink, annotate,
-                                   display_image, draw_tracks, given_tracks, label)
+                                   draw_tracks, given_tracks, label)
 from tir_tracker_core.frames import to_bgr8
 from tir_tracker_core.tracking.types import Track, TrackState
 
@@ -47,8 +47,8 @@ def test_a_16_bit_frame_is_shown_as_the_network_sees_it_and_left_unchanged():
 
 def test_drawing_never_writes_into_the_callers_picture():
     img = np.zeros((40, 40, 3), np.uint8)  # a BGR frame may be shown as it is,
-    draw_tracks(display_image(img), [Track(1, (5.0, 5.0, 10.0, 10.0), 0.5,
-                                           TrackState.TRACKED, 1)])
+    draw_tracks(to_bgr8(img, FrameConfig()), [Track(1, (5.0, 5.0, 10.0, 10.0), 0.5,
+                                                    TrackState.TRACKED, 1)])
     assert not img.any()  # but the boxes go on a copy
 
 
