@@ -2,7 +2,7 @@
 """Benchmark of the tracker node under a camera's load: 640x512 mono16 at 30 Hz.
 
     scripts/ros_bench.py [--targets 1 4 16] [--duration 30] [--rate 30] [--model default]
-                         [--json out.json]
+                         [--backend auto] [--json out.json]
 
 For each target count: the tracker's own FPS on the same frames (in this process, before
 the node starts, 1 thread), then the node (`python -m tir_tracker_ros.node`, its own
@@ -53,10 +53,10 @@ def scene(n_targets: int, frames: int, seed: int = 0) -> tuple[list[np.ndarray],
     return out, first
 
 
-def tracker_fps(frames: list[np.ndarray], boxes: list, model: str) -> float:
+def tracker_fps(frames: list[np.ndarray], boxes: list, model: str, backend: str) -> float:
     from tir_tracker_core.api import load_tracker
 
-    tracker = load_tracker(model, "torch", "cpu", tracker={"max_targets": max(16, len(boxes))},
+    tracker = load_tracker(model, backend, "cpu", tracker={"max_targets": max(16, len(boxes))},
                            backend_options={"threads": 1})
     tracker.init(frames[0], boxes)
     for f in frames[1:6]:
@@ -92,6 +92,7 @@ def run_node_bench(frames: list[np.ndarray], boxes: list, args: argparse.Namespa
     node_proc = subprocess.Popen(
         [sys.executable, "-m", "tir_tracker_ros.node", "--ros-args", "--params-file",
          str(ROOT / "config" / "tracker.yaml"), "-p", f"model:={args.model}",
+         "-p", f"backend:={args.backend}",
          "-p", "tracker.max_targets:=16", "-p", "image_topic:=/bench/image"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     rclpy.init()
@@ -188,6 +189,9 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=30.0, help="seconds per setting")
     parser.add_argument("--rate", type=float, default=30.0, help="camera rate, Hz")
     parser.add_argument("--model", default="default")
+    parser.add_argument("--backend", default="auto",
+                        help="the node's and the tracker's backend (default: %(default)s, as "
+                             "config/tracker.yaml)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     os.environ.setdefault("FASTDDS_DEFAULT_PROFILES_FILE",
@@ -197,7 +201,7 @@ def main() -> int:
     rows = []
     for n in args.targets:
         frames, boxes = scene(n, 120, seed=n)
-        fps = tracker_fps(frames, boxes, args.model)
+        fps = tracker_fps(frames, boxes, args.model, args.backend)
         result = run_node_bench(frames, boxes, args)
         goal = min(args.rate, fps)
         rows.append({"targets": n, "tracker_fps": fps, **result,

@@ -795,7 +795,9 @@ def _parser() -> argparse.ArgumentParser:
     e = sub.add_parser("evaluate", help="track a bag offline and score every target")
     e.add_argument("bag", type=Path)
     e.add_argument("--model", default="default")
-    e.add_argument("--backend", default="torch")
+    e.add_argument("--backend", default="auto",
+                   help="inference backend: auto (the fastest installed for --device), torch, "
+                        "onnxruntime, tensorrt (default: %(default)s)")
     e.add_argument("--device", default="cpu")
     e.add_argument("--threads", type=int, default=1,
                    help="CPU threads of the backend (0: its default)")

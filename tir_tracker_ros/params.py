@@ -73,8 +73,9 @@ NODE_PARAMETERS: list[ParamSpec] = [
     ParamSpec("model", str, "default", "'default' (shipped checkpoint), a .safetensors "
               "checkpoint path (with its .json beside it) or 'nanotrack:FILE.pth'; changing it "
               "reloads the tracker (targets are cleared, ids are not reused)"),
-    ParamSpec("backend", str, "torch", "inference backend of the core (e.g. torch, "
-              "onnxruntime)"),
+    ParamSpec("backend", str, "auto", "inference backend of the core: auto (the fastest "
+              "installed for the device: onnxruntime on a CPU, tensorrt on a GPU where "
+              "installed, else torch), torch, onnxruntime or tensorrt"),
     ParamSpec("device", str, "cpu", "inference device (cpu, cuda, cuda:0, ...)"),
     ParamSpec("threads", int, 1, "CPU threads of the inference backend (0: the backend's "
               "default, all cores); the tracker's small networks gain little from more, and a "

@@ -32,7 +32,10 @@ def test_tracks_synthetic_thermal_stream_and_reports_fps(env, procs, tmp_path):
     assert float(tracking["values"]["processing_fps"]) > 0
     assert int(tracking["values"]["frames_processed"]) >= result["tracks_received"]
     assert tracking["values"]["targets"] == "1"
-    assert status(result["diagnostics"], "model")["level"] == 0
+    model = status(result["diagnostics"], "model")
+    assert model["level"] == 0
+    # backend `auto` (the default) picks ONNX Runtime on a CPU: the fastest installed here
+    assert (model["values"]["backend"], model["values"]["device"]) == ("onnxruntime", "cpu")
     assert node.poll() is None
     assert procs.interrupt(node) == 0, procs.log(node)  # clean Ctrl-C shutdown
 

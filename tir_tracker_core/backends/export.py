@@ -21,7 +21,8 @@ Exports are cached: ``cached_export(model)`` writes under ``<cache>/<key>/`` whe
 hashes the state dict, the model config, the export options and the exporter's version, so
 building the ONNX Runtime backend twice for the same checkpoint exports once. The cache root is
 ``$TIR_TRACKER_CACHE/onnx``, else ``$XDG_CACHE_HOME/tir_tracker/onnx``, else
-``~/.cache/tir_tracker/onnx``.
+``~/.cache/tir_tracker/onnx``; where it cannot be written the export goes to a temporary
+folder for the process (a warning says so).
 """
 
 from __future__ import annotations
@@ -342,11 +343,42 @@ def cached_export(model: nn.Module, cache_dir: str | Path | None = None,
                   **kwargs: Any) -> ExportedModel:
     """``export_onnx`` into ``<cache_dir>/<export_key>/``: exports only the first time a given
     checkpoint (weights + config + settings) is seen. ``cache_dir`` defaults to
-    ``default_cache_dir()``."""
+    ``default_cache_dir()``.
+
+    A cache that cannot be written (a read-only home in a container, a path blocked by a file)
+    does not stop the backend: the graphs go to a temporary folder kept for this process, with
+    a warning naming the setting to fix; the export is then repeated in every new process.
+    """
     root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     key = export_key(model, kwargs.get("opset", DEFAULT_OPSET), kwargs.get("dynamic_batch", True),
                      kwargs.get("fold_bn", True))
+    if (root / key / META_FILE).is_file():  # exported before: reuse it even if read-only
+        return export_onnx(model, root / key, **kwargs)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        os.rmdir(tempfile.mkdtemp(dir=root, prefix=".probe."))
+    except OSError as e:
+        root = _process_cache()
+        log.warning("ONNX export cache %s cannot be written (%s); exporting into %s for this "
+                    "process only: set TIR_TRACKER_CACHE to a writable folder to keep exports",
+                    cache_dir if cache_dir is not None else default_cache_dir(), e, root)
     return export_onnx(model, root / key, **kwargs)
+
+
+_PROCESS_CACHE: Path | None = None
+
+
+def _process_cache() -> Path:
+    """A temporary export folder for this process (removed at exit): the fallback of an
+    unwritable cache. The graphs must outlive the sessions (grey variants are derived from
+    the files on first use), hence not a context-managed folder."""
+    global _PROCESS_CACHE
+    if _PROCESS_CACHE is None:
+        import atexit
+
+        _PROCESS_CACHE = Path(tempfile.mkdtemp(prefix="tir_tracker_onnx_"))
+        atexit.register(shutil.rmtree, _PROCESS_CACHE, ignore_errors=True)
+    return _PROCESS_CACHE
 
 
 __all__ = ["DEFAULT_OPSET", "ExportError", "ExportedModel", "cached_export", "default_cache_dir",

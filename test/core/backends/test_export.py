@@ -72,6 +72,32 @@ def test_cache_exports_once_per_checkpoint(tiny_model, onnx_cache, monkeypatch):
     assert again.parity == first.parity
 
 
+def test_unwritable_cache_falls_back_to_a_process_folder(tiny_model, tmp_path, caplog,
+                                                          monkeypatch):
+    blocked = tmp_path / "file"  # a file where the cache folder should be: mkdir fails (as
+    blocked.write_text("x")      # root too, unlike a chmod)
+    monkeypatch.setattr(export, "_PROCESS_CACHE", None)
+    with caplog.at_level("WARNING", logger=export.log.name):
+        exp = cached_export(tiny_model, blocked / "onnx", verify=False)
+    assert blocked.is_file() and exp.directory.is_dir()
+    assert not exp.directory.is_relative_to(tmp_path)
+    assert exp.directory.parent == export._PROCESS_CACHE
+    assert "cannot be written" in caplog.text and "TIR_TRACKER_CACHE" in caplog.text
+    # a second backend in the same process reuses that export
+    assert cached_export(tiny_model, blocked / "onnx", verify=False).directory == exp.directory
+    shutil.rmtree(export._PROCESS_CACHE)
+
+
+def test_read_only_cache_holding_the_export_is_reused(tiny_model, onnx_cache, monkeypatch):
+    first = cached_export(tiny_model, onnx_cache, verify=False)
+
+    def refuse(*args, **kwargs):
+        raise PermissionError("read-only file system")
+
+    monkeypatch.setattr(export.tempfile, "mkdtemp", refuse)  # nothing may be written now
+    assert cached_export(tiny_model, onnx_cache, verify=False).directory == first.directory
+
+
 def test_cache_key_follows_weights_and_settings(tiny_model):
     import copy
 
