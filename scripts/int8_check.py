@@ -13,6 +13,7 @@ tracker's own crop rule (``backends.calibration``). Needs ``onnxruntime`` (its
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import tempfile
 import time
@@ -44,8 +45,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", type=int, default=300, help="timed runs per graph")
     args = ap.parse_args(argv)
 
-    import logging
-
     import onnxruntime as ort
     from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType,
                                           quantize_static)
@@ -64,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     so = ort.SessionOptions()
     so.intra_op_num_threads = 1
     fp32 = ort.InferenceSession(str(exported.track), so, providers=["CPUExecutionProvider"])
-    inputs = fp32.get_inputs()  # the template features and the search crop, by rank of shape
+    inputs = fp32.get_inputs()  # "zf" (template features) and "x" (search crop)
 
     def feed(k: int) -> dict:
         return {i.name: (xs[k:k + 1] if i.name == "x" else zf[k:k + 1]) for i in inputs}
