@@ -18,6 +18,7 @@ image pixel.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -103,14 +104,15 @@ def cosine_windows(offsets: np.ndarray, scale_z: np.ndarray, grid: ScoreGrid) ->
     s, stride = grid.size, grid.stride
     ori = -(s // 2) * stride
     o = offsets * scale_z[:, None]  # crop pixels
-    kx = (grid.points[None, :, 0] - o[:, 0:1] - ori) / stride
-    ky = (grid.points[None, :, 1] - o[:, 1:2] - ori) / stride
+    # separable: the window of cell (y, x) is hann(x) * hann(y), one (N, S) factor per axis
+    kx = (grid.offsets[None] - o[:, 0:1] - ori) / stride
+    ky = (grid.offsets[None] - o[:, 1:2] - ori) / stride
 
     def hann(k: np.ndarray) -> np.ndarray:
         w = 0.5 - 0.5 * np.cos(2 * np.pi * k / (s - 1))
         return np.where((k >= 0) & (k <= s - 1), w, 0.0)
 
-    return hann(kx) * hann(ky)
+    return (hann(kx)[:, None, :] * hann(ky)[:, :, None]).reshape(len(o), s * s)
 
 
 def penalised_score(score: np.ndarray, penalty: np.ndarray, window: np.ndarray,
@@ -140,6 +142,16 @@ def neighbour_mask(centers: np.ndarray, prev: np.ndarray, size: np.ndarray,
                       xm.astype(np.float32)) > 0).reshape(n, -1)
 
 
+@functools.lru_cache(maxsize=16)
+def _sidelobes(size: int, exclude: int) -> np.ndarray:
+    """(size*size, size*size) bool, read-only: row p marks the cells more than ``exclude``
+    cells (along either axis) from cell p, the sidelobe of a peak at p."""
+    i, j = np.divmod(np.arange(size * size), size)
+    table = (np.abs(i[:, None] - i[None]) > exclude) | (np.abs(j[:, None] - j[None]) > exclude)
+    table.flags.writeable = False
+    return table
+
+
 def peak_to_sidelobe(score: np.ndarray, size: int, exclude: int = 2,
                      ignore: np.ndarray | None = None) -> np.ndarray:
     """Peak-to-sidelobe ratio of each (size*size) score map: (peak - mean of the cells more
@@ -151,14 +163,14 @@ def peak_to_sidelobe(score: np.ndarray, size: int, exclude: int = 2,
     """
     n = len(score)
     flat = score.reshape(n, size * size)
-    valid = np.ones_like(flat, dtype=bool) if ignore is None else ~ignore
-    valid[~valid.any(1)] = True
-    peak = np.where(valid, flat, -np.inf).argmax(1)
-    pi, pj = np.divmod(peak, size)
-    ii, jj = np.mgrid[0:size, 0:size]
-    side = (np.abs(ii[None] - pi[:, None, None]) > exclude) | \
-        (np.abs(jj[None] - pj[:, None, None]) > exclude)
-    side = side.reshape(n, -1) & valid
+    if ignore is None:
+        peak = flat.argmax(1)
+        side = _sidelobes(size, exclude)[peak]
+    else:
+        valid = ~ignore
+        valid[~valid.any(1)] = True
+        peak = np.where(valid, flat, -np.inf).argmax(1)
+        side = _sidelobes(size, exclude)[peak] & valid
     cnt = np.maximum(side.sum(1), 1)
     mean = (flat * side).sum(1) / cnt
     var = (((flat - mean[:, None]) ** 2) * side).sum(1) / cnt
