@@ -104,15 +104,11 @@ def cosine_windows(offsets: np.ndarray, scale_z: np.ndarray, grid: ScoreGrid) ->
     s, stride = grid.size, grid.stride
     ori = -(s // 2) * stride
     o = offsets * scale_z[:, None]  # crop pixels
-    # separable: the window of cell (y, x) is hann(x) * hann(y), one (N, S) factor per axis
-    kx = (grid.offsets[None] - o[:, 0:1] - ori) / stride
-    ky = (grid.offsets[None] - o[:, 1:2] - ori) / stride
-
-    def hann(k: np.ndarray) -> np.ndarray:
-        w = 0.5 - 0.5 * np.cos(2 * np.pi * k / (s - 1))
-        return np.where((k >= 0) & (k <= s - 1), w, 0.0)
-
-    return (hann(kx)[:, None, :] * hann(ky)[:, :, None]).reshape(len(o), s * s)
+    # separable: the window of cell (y, x) is hann(x) * hann(y); k (N, 2, S): each axis's
+    # cell positions in window cells, both axes in one pass
+    k = (grid.offsets[None, None] - o[:, :, None] - ori) / stride
+    hann = np.where((k >= 0) & (k <= s - 1), 0.5 - 0.5 * np.cos(2 * np.pi * k / (s - 1)), 0.0)
+    return (hann[:, 0, None, :] * hann[:, 1, :, None]).reshape(len(o), s * s)
 
 
 def penalised_score(score: np.ndarray, penalty: np.ndarray, window: np.ndarray,
@@ -187,14 +183,13 @@ def place(cand: Candidates, best: np.ndarray, centers: np.ndarray, size: np.ndar
     clipped to the ``width x height`` image, the size to at least ``min_size``.
     """
     rows = np.arange(len(best))
-    cx = centers[:, 0] + cand.cx[rows, best] / scale_z
-    cy = centers[:, 1] + cand.cy[rows, best] / scale_z
-    w = size[:, 0] * (1 - lr) + cand.w[rows, best] / scale_z * lr
-    h = size[:, 1] * (1 - lr) + cand.h[rows, best] / scale_z * lr
+    box = np.stack([cand.cx[rows, best], cand.cy[rows, best], cand.w[rows, best],
+                    cand.h[rows, best]], 1) / scale_z[:, None]  # (N, 4) image px
+    peak = centers + box[:, :2]
+    wh = size * (1 - lr)[:, None] + box[:, 2:] * lr[:, None]
     frame_wh = np.array([width, height], np.float64)
-    peak = np.stack([cx, cy], 1)
     new_center = np.minimum(np.maximum(peak, 0.0), frame_wh)
-    new_size = np.minimum(np.maximum(np.stack([w, h], 1), min_size), frame_wh)
+    new_size = np.minimum(np.maximum(wh, min_size), frame_wh)
     return peak, new_center, new_size
 
 
