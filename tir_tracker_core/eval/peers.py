@@ -194,6 +194,11 @@ def _nano_factory(directory: Path) -> Callable[[], Any]:
         params = cv2.TrackerNano_Params()
         params.backbone = str(files.backbone)
         params.neckhead = str(files.head)
+        # OpenCV 5's DNN engine warns on stderr, twice per tracker created, that it ignores the
+        # target TrackerNano sets (the CPU, which it runs on anyway): quiet while creating,
+        # OpenCV's log level restored after; real failures still raise
+        level = cv2.utils.logging.getLogLevel()
+        cv2.utils.logging.setLogLevel(min(level, cv2.utils.logging.LOG_LEVEL_ERROR))
         try:
             return cv2.TrackerNano.create(params)
         except cv2.error as exc:
@@ -201,6 +206,8 @@ def _nano_factory(directory: Path) -> Callable[[], Any]:
                 f"cv2.TrackerNano cannot load {files.backbone.name} / {files.head.name} from "
                 f"{directory}: {exc}; {_NANO_HINT}"
             ) from exc
+        finally:
+            cv2.utils.logging.setLogLevel(level)
 
     return create
 

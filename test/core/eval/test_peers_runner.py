@@ -125,6 +125,21 @@ def test_nanotrack_files_found_by_name(shared_data: Path, horse40: Sequence) -> 
         v3.track(horse40.frame(1))
 
 
+def test_trackernano_starts_without_opencv_warnings(nano_v2: str, horse40: Sequence,
+                                                    capfd: pytest.CaptureFixture[str]) -> None:
+    # OpenCV 5 warns on stderr (twice per TrackerNano) that its DNN engine ignores the target
+    # TrackerNano asks for; the peer is created quietly and OpenCV's log level is left as it was
+    import cv2
+
+    level = cv2.utils.logging.getLogLevel()
+    capfd.readouterr()
+    peer = build_peer(nano_v2)()
+    peer.init(horse40.frame(0), horse40.init_box)
+    peer.track(horse40.frame(1))
+    assert "WARN" not in capfd.readouterr().err
+    assert cv2.utils.logging.getLogLevel() == level
+
+
 def test_opencv_failure_reports_previous_box_with_zero_score() -> None:
     class Failing:
         def init(self, image: np.ndarray, rect: tuple[int, int, int, int]) -> None:
