@@ -102,6 +102,13 @@ class SamplerConfig:
     ``visible_as_thermal`` (distillation only): the probability that a pair's thermal crops
     are replaced by its visible ones, so that on those pairs the student sees what the
     teacher sees (plain compression distillation, no modality gap; 0 = off).
+    ``cross_modal`` (distillation only): the probability that one of a pair's two thermal crops,
+    the template or the search crop with equal chance, is cut from the greyed visible image
+    instead (the other stays thermal): template and search from different modalities of the
+    same registered pair, as CMD (Sun et al., ACM MM 2021) trains, so that the student's own
+    correlation and head must match across modalities; the teacher keeps its visible crops.
+    Such pairs get no thermal tone curve on the visible crop and no inversion or crossover
+    (0 = off).
     ``invert``: the probability that a pair's thermal crops are inverted (``255 - v``, white-hot
     <-> black-hot; both crops). ``crossover``: the probability of thermal crossover on the
     search crop only: the target's contrast against the crop's mean is multiplied by a factor in
@@ -122,6 +129,7 @@ class SamplerConfig:
     aspect: float = 0.0
     thermal_agc: float = 0.0
     visible_as_thermal: float = 0.0
+    cross_modal: float = 0.0
     invert: float = 0.0
     crossover: float = 0.0
     negative: float = 0.1

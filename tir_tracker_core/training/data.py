@@ -308,9 +308,10 @@ class PairSampler:
             raise ConfigError(f"template_context must be >= 1, got {template_context}")
         self.template_context = template_context
         self.template_out = template_size(model, template_context)
-        if cfg.visible_as_thermal > 0 and not {"tir", "rgb"} <= set(modalities):
-            raise ConfigError("sampler.visible_as_thermal needs paired thermal and visible "
-                              "crops (distillation); set it to 0 for training")
+        for name in ("visible_as_thermal", "cross_modal"):
+            if getattr(cfg, name) > 0 and not {"tir", "rgb"} <= set(modalities):
+                raise ConfigError(f"sampler.{name} needs paired thermal and visible crops "
+                                  "(distillation); set it to 0 for training")
         self.modalities = modalities
         self.seed = seed
         self.allow_unlabelled = allow_unlabelled
@@ -363,6 +364,9 @@ class PairSampler:
 
     # ------------------------------------------------------------------ frames
     def _frame(self, clip: Clip, index: int, modality: str) -> np.ndarray:
+        if modality == "grey":  # the visible image greyed (cross-modal pairs)
+            g = cv2.cvtColor(clip.rgb(index), cv2.COLOR_BGR2GRAY)  # type: ignore[misc]
+            return cv2.cvtColor(g, cv2.COLOR_GRAY2BGR)
         if modality == "tir":
             if clip.tir is not None:
                 return to_bgr8(clip.tir(index), self.frame_cfg)
@@ -462,6 +466,17 @@ class PairSampler:
         p = cfg.visible_as_thermal
         return bool(p > 0 and np.random.default_rng([self.seed, step, index, 1]).random() < p)
 
+    def _cross_modal(self, step: int, index: int, cfg: SamplerConfig, pair: _Pair) -> str:
+        """Which thermal crop of the pair comes from the greyed visible image: "z", "x" or ""
+        (none; always "" unless both frames of the pair have both modalities)."""
+        p = cfg.cross_modal
+        if p <= 0 or any(c.rgb is None or c.tir is None for c in (pair.clip, pair.sclip)):
+            return ""
+        rng = np.random.default_rng([self.seed, step, index, 3])  # its own stream, as above
+        if rng.random() >= p:
+            return ""
+        return "z" if rng.random() < 0.5 else "x"
+
     def _polarity(self, out: dict[str, Any], box: np.ndarray, step: int, index: int,
                   cfg: SamplerConfig, negative: bool) -> None:
         """Polarity inversion of both thermal crops (``invert``) and thermal crossover of the
@@ -476,17 +491,22 @@ class PairSampler:
             out["x_tir"] = _crossover(out["x_tir"], box, float(rng.uniform(-1.0, 0.3)))
 
     def _crops(self, frames: _FrameCache, pair: _Pair, vz: _View, vx: _View,
-               curve: tuple[float, float, float] | None, visible: bool) -> dict[str, Any]:
+               curve: tuple[float, float, float] | None, visible: bool,
+               cross: str = "") -> dict[str, Any]:
         """``z_m`` / ``x_m`` crops of every modality (the visible images stand in for the
-        thermal ones when ``visible``)."""
+        thermal ones when ``visible``; the greyed visible image for the thermal template
+        (``cross`` "z") or search crop ("x"))."""
         out: dict[str, Any] = {}
         for m in self.modalities:
             src = "rgb" if visible and m == "tir" else m
-            zimg, ximg = frames(pair.clip, pair.tz, src), frames(pair.sclip, pair.tx, src)
+            zsrc = "grey" if m == "tir" and cross == "z" else src
+            xsrc = "grey" if m == "tir" and cross == "x" else src
+            zimg, ximg = frames(pair.clip, pair.tz, zsrc), frames(pair.sclip, pair.tx, xsrc)
             z = self._render(zimg, vz, mean_colour(zimg))
             x = self._render(ximg, vx, mean_colour(ximg))
-            if curve is not None and src == "tir":
-                z, x = _tone_curve(z, *curve), _tone_curve(x, *curve)
+            if curve is not None:
+                z = _tone_curve(z, *curve) if zsrc == "tir" else z
+                x = _tone_curve(x, *curve) if xsrc == "tir" else x
             out[f"z_{m}"], out[f"x_{m}"] = z, x
         return out
 
@@ -519,9 +539,10 @@ class PairSampler:
         vx = self._view(rng, bx, self.instance, cfg.search_shift, cfg.search_scale,
                         flip, grey, stretch, cfg)
         visible = self._visible_as_thermal(step, index, cfg)
-        out = self._crops(frames, pair, vz, vx, self._tone(rng, cfg), visible)
+        cross = "" if visible else self._cross_modal(step, index, cfg, pair)
+        out = self._crops(frames, pair, vz, vx, self._tone(rng, cfg), visible, cross)
         out["box"], out["kind"] = self._label(pair, bx, vx)
-        if not visible:
+        if not visible and not cross:
             self._polarity(out, out["box"], step, index, cfg, pair.negative)
         return out
 

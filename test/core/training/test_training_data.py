@@ -80,6 +80,27 @@ def test_visible_as_thermal_swaps_only_the_chosen_pairs(tiny_cfg):
         PairSampler(ClipSet([SRC]), SamplerConfig(visible_as_thermal=0.5), tiny_cfg, ("tir",))
 
 
+def test_cross_modal_pairs_take_one_crop_from_the_greyed_visible_image(tiny_cfg):
+    plain, cross = _sampler(tiny_cfg), _sampler(tiny_cfg, cross_modal=0.5)
+    kinds = {"z": 0, "x": 0}
+    for i in range(24):
+        a, b = plain.sample(5, i), cross.sample(5, i)
+        for k in ("z_rgb", "x_rgb", "box", "kind"):  # the other draws are unchanged
+            np.testing.assert_array_equal(a[k], b[k])
+        changed = [c for c in ("z", "x") if not np.array_equal(a[f"{c}_tir"], b[f"{c}_tir"])]
+        assert len(changed) <= 1  # never both: the other crop stays thermal
+        for c in changed:
+            kinds[c] += 1
+            crop_ = b[f"{c}_tir"]
+            np.testing.assert_array_equal(crop_[0], crop_[1])  # grey, like the runtime's
+            # the visible crop's luminance, not the thermal picture
+            lum = a[f"{c}_rgb"].transpose(1, 2, 0) @ np.array([0.114, 0.587, 0.299])
+            assert np.abs(crop_[0] - lum).mean() < np.abs(a[f"{c}_tir"][0] - lum).mean()
+    assert kinds["z"] >= 2 and kinds["x"] >= 2 and kinds["z"] + kinds["x"] <= 20
+    with pytest.raises(ConfigError, match="cross_modal"):
+        PairSampler(ClipSet([SRC]), SamplerConfig(cross_modal=0.5), tiny_cfg, ("tir",))
+
+
 BOX = (90.0, 84.0, 20.0, 24.0)  # x, y, w, h of a white target on a black 200x200 frame
 
 
