@@ -7,8 +7,8 @@ alpha-beta filter (whether a motion filter in the tracker could pay).
 
     python scripts/centre_errors.py ../shared/data/tir [--model default] [--filter 0.8,0.0 ...]
 
-Each sequence is tracked once from its first ground-truth box (one target, the model's own
-settings, ONNX Runtime); the filters are applied to the recorded boxes, so they show what a
+Each sequence is tracked once by the evaluation runner (``eval.runner.run_sequence``: one
+target from its first ground-truth box, the model's own settings, ONNX Runtime); the filters are applied to the recorded boxes, so they show what a
 filter would change without its effect on the next frame's search window.
 """
 
@@ -24,20 +24,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tir_tracker_core.api import build_trackers  # noqa: E402
 from tir_tracker_core.data import load_sequences  # noqa: E402
 from tir_tracker_core.eval.metrics import evaluate_sequence, valid_gt_mask  # noqa: E402
-
-
-def track(make, seq) -> np.ndarray:
-    """The model's boxes on every frame of ``seq`` (frame 0: the first ground-truth box)."""
-    gt = np.asarray(seq.gt, np.float64)
-    tracker = make()
-    tracker.init(seq.frame(0), [tuple(gt[0])])
-    boxes = [gt[0]]
-    for i in range(1, len(seq)):
-        boxes.append(np.asarray(tracker.update(seq.frame(i))[0].box, np.float64))
-    return np.stack(boxes)
+from tir_tracker_core.eval.resolve import resolve  # noqa: E402
+from tir_tracker_core.eval.runner import run_sequence  # noqa: E402
 
 
 def alpha_beta(boxes: np.ndarray, alpha: float, beta: float) -> np.ndarray:
@@ -64,14 +54,14 @@ def main() -> int:
     logging.basicConfig(level=logging.WARNING)
     filters = [tuple(float(v) for v in f.split(",")) for f in
                (args.filter or ["0.8,0", "0.5,0", "0.8,0.1"])]
-    make = build_trackers(args.model, backend="onnxruntime")
+    tracker = resolve(args.model, backend="onnxruntime", count_ops=False)
     print("| sequence | mean error x, y (px) | std x, y | lag-1 autocorr. x, y | median |error| "
           "| success | " + " | ".join(f"filtered a={a:g} b={b:g}" for a, b in filters) + " |")
     print("|---|---|---|---|---:|---:|" + "---:|" * len(filters))
     means: list[list[float]] = []
     for seq in load_sequences(args.data):
         gt = np.asarray(seq.gt, np.float64)
-        boxes = track(make, seq)
+        boxes = np.asarray(run_sequence(tracker.single, seq, tracker.name).boxes, np.float64)
         ok = valid_gt_mask(gt)
         ok[0] = False  # the given box
         err = (boxes[:, :2] + boxes[:, 2:] / 2 - gt[:, :2] - gt[:, 2:] / 2)[ok]

@@ -229,6 +229,12 @@ class _Pair:
     negative: bool
 
 
+def _grey3(img: np.ndarray) -> np.ndarray:
+    """A BGR image as its luminance in three equal channels (what a thermal frame looks like
+    to the network)."""
+    return cv2.cvtColor(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
+
+
 class _FrameCache:
     """Frames of one sample, each loaded and converted once."""
 
@@ -365,14 +371,11 @@ class PairSampler:
     # ------------------------------------------------------------------ frames
     def _frame(self, clip: Clip, index: int, modality: str) -> np.ndarray:
         if modality == "grey":  # the visible image greyed (cross-modal pairs)
-            g = cv2.cvtColor(clip.rgb(index), cv2.COLOR_BGR2GRAY)  # type: ignore[misc]
-            return cv2.cvtColor(g, cv2.COLOR_GRAY2BGR)
+            return _grey3(clip.rgb(index))  # type: ignore[misc]
         if modality == "tir":
             if clip.tir is not None:
                 return to_bgr8(clip.tir(index), self.frame_cfg)
-            img = clip.rgb(index)  # type: ignore[misc]
-            g = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
-            return cv2.cvtColor(g, cv2.COLOR_GRAY2BGR)
+            return _grey3(clip.rgb(index))  # type: ignore[misc]
         if clip.rgb is None:  # thermal_teacher: the thermal frame stands in
             return to_bgr8(clip.tir(index), self.frame_cfg)  # type: ignore[misc]
         return to_bgr8(clip.rgb(index), self.frame_cfg)
@@ -380,7 +383,7 @@ class PairSampler:
     def _render(self, img: np.ndarray, v: _View, pad: tuple[float, ...]) -> np.ndarray:
         out = crop(img, v.cx, v.cy, v.side, v.out, pad, v.stretch)
         if v.grey:
-            out = cv2.cvtColor(cv2.cvtColor(out, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
+            out = _grey3(out)
         if v.blur > 0:
             out = cv2.GaussianBlur(out, (0, 0), v.blur)
         out = out.astype(np.float32)
