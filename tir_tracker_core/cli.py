@@ -188,9 +188,11 @@ def _add_tracker_args(sp: argparse.ArgumentParser, tracker_help: str, out: str,
     sp.add_argument("--out", default=out, help=f"output folder ({writes}) (default: %(default)s)")
     _add_backend_args(sp, "inference backend of our models without @BACKEND")
     sp.add_argument("--threads", type=int, default=None,
-                    help="inference threads of every tracker in the run: our backends' and "
-                         "OpenCV's (cv2.setNumThreads) for the peers (default: each "
-                         "library's own: 1 for ours, one per core for OpenCV)")
+                    help="inference threads of every tracker in the run: our backends' "
+                         "(per network run, one run at a time) and OpenCV's "
+                         "(cv2.setNumThreads) for the peers (default: each library's own: "
+                         "ours 1 per run, with many targets up to one run per core side by "
+                         "side; OpenCV one per core)")
 
 
 def _add_variant_arg(sp: argparse.ArgumentParser) -> None:
@@ -215,13 +217,14 @@ def _resolve_all(specs: list[str], args: argparse.Namespace,
                  base: dict[str, Any] | None = None) -> list:
     """Each SPEC resolved, followed (ours only) by one tracker per ``--variant``, named
     ``NAME VARIANT``. ``base``: tracker-config overrides of ours, under the variants'."""
+    from .backends import thread_options
     from .eval.resolve import resolve
     from .specs import parse_spec
 
-    opts = {"threads": args.threads} if getattr(args, "threads", None) else None
     out = []  # (parsed spec, resolved tracker)
     for s in specs:
         p = parse_spec(s, args.backend)
+        opts = thread_options(p.backend, getattr(args, "threads", None))
         out.append((p, resolve(s, backend=args.backend, device=args.device,
                                backend_options=opts,
                                tracker_overrides=base if p.is_ours else None)))
@@ -730,11 +733,13 @@ def _add_run_commands(sub: Any) -> None:
 def cmd_pseudolabel(args: argparse.Namespace) -> int:
     import dataclasses
 
+    from .backends import thread_options
     from .data.paired import find_video_clips
     from .data.tracks import write_tracks
     from .errors import ConfigError
     from .eval.resolve import resolve
     from .progress import on_terminal
+    from .specs import parse_spec
     from .pseudolabel import PseudoLabelConfig, pseudo_label_videos
 
     cfg = PseudoLabelConfig(modality=args.modality, window=args.window,
@@ -744,7 +749,7 @@ def cmd_pseudolabel(args: argparse.Namespace) -> int:
     if args.modality == "rgb" and any(c.rgb is None for c in clips):
         raise ConfigError(f"{args.data} holds thermal video only; cross-modal labels need "
                           "paired video (infrared/ + visible/), or pass --modality tir")
-    opts = {"threads": args.threads} if args.threads else None
+    opts = thread_options(parse_spec(args.tracker, args.backend).backend, args.threads)
     tracker = resolve(args.tracker, backend=args.backend, device=args.device,
                       backend_options=opts, count_ops=False)
     t0 = time.perf_counter()

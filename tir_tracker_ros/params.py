@@ -77,9 +77,10 @@ NODE_PARAMETERS: list[ParamSpec] = [
               "installed for the device: onnxruntime on a CPU, tensorrt on a GPU where "
               "installed, else torch), torch, onnxruntime or tensorrt"),
     ParamSpec("device", str, "cpu", "inference device (cpu, cuda, cuda:0, ...)"),
-    ParamSpec("threads", int, 1, "CPU threads of the inference backend (0: the backend's "
+    ParamSpec("threads", int, 1, "CPU threads of each network run (0: the backend's "
               "default, all cores); the tracker's small networks gain little from more, and a "
-              "robot's CPU is shared", range=(0, 1024)),
+              "robot's CPU is shared (with more than 4 targets, onnxruntime also runs their "
+              "batches side by side, up to one per core)", range=(0, 1024)),
     ParamSpec("autostart", bool, True, "configure and activate at start (false: wait for "
               "lifecycle transitions on ~/change_state)", read_only=True),
     ParamSpec("image_topic", str, "image", "input sensor_msgs/Image topic", read_only=True),

@@ -46,6 +46,32 @@ def test_bench_two_target_counts(seq_dir, tmp_path, capsys):
     assert res  # structure is checked by the bench tests; here: the CLI wrote it
 
 
+@pytest.mark.parametrize("threads", [None, 1])
+def test_bench_threads_hold_every_tracker_to_one_run_at_a_time(seq_dir, tmp_path, threads,
+                                                              monkeypatch):
+    """``--threads N``: N threads per network run and one run at a time (ONNX Runtime's
+    ``workers`` 1), our models and the peers alike; without it each library's defaults."""
+    from tir_tracker_core.eval import resolve as resolve_module
+
+    seen = {}
+    real = resolve_module.resolve
+
+    def spy(spec, *args, **kwargs):
+        seen[spec] = kwargs.get("backend_options")
+        return real(spec, *args, **kwargs)
+
+    monkeypatch.setattr(resolve_module, "resolve", spy)
+    argv = ["bench", str(seq_dir), "--tracker", "default@onnxruntime", "--tracker",
+            "default@torch", "--tracker", "opencv:kcf", "--targets", "1", "--max-frames", "3",
+            "--warmup", "0", "--out", str(tmp_path / "bench")]
+    assert main(argv + (["--threads", str(threads)] if threads else [])) == 0
+    if threads is None:
+        assert set(seen.values()) == {None}
+    else:
+        assert seen == {"default@onnxruntime": {"threads": 1, "workers": 1},
+                        "default@torch": {"threads": 1}, "opencv:kcf": {"threads": 1}}
+
+
 def test_bench_reference_by_spec_is_benchmarked_too(seq_dir, tmp_path, capsys):
     out = tmp_path / "bench"
     assert main(["bench", str(seq_dir), "--tracker", "opencv:kcf", "--reference", "default",

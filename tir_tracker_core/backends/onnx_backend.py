@@ -2,16 +2,20 @@
 
 The network is exported once per checkpoint (``export.cached_export``) and run by four
 ``InferenceSession``s: ``template.onnx`` once per new target, ``track.onnx`` once per frame with
-every target in one batch, and for targets searched on a shared canvas (the tracker's
+every target in one batch (split into runs of ``run_batch`` targets, side by side on
+``workers`` threads), and for targets searched on a shared canvas (the tracker's
 ``SplitBackbone`` path) ``backbone.onnx`` once per canvas and ``head.onnx``. Template features
 are kept as numpy arrays (one per target, owned by the ``Tracker``) and stacked once per frame.
 Input and output buffers are bound through ``IOBinding`` into arrays preallocated per batch
-size, so a frame allocates no new tensors inside ORT.
+size and calling thread, so a frame allocates no new tensors inside ORT.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +79,16 @@ def session_options(threads: int | None = None, optimization: str = "all", spin:
     return so
 
 
+MAX_WORKERS = 4  # parallel runs per call; 16 targets at run_batch 4 make four
+
+
+def default_workers() -> int:
+    """``workers`` by default: one per CPU this process may use, at most ``MAX_WORKERS``."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    cpus = len(affinity(0)) if affinity else (os.cpu_count() or 1)
+    return max(1, min(MAX_WORKERS, cpus))
+
+
 def _providers(device: str) -> tuple[list[str], str]:
     ort = _ort()
     available = ort.get_available_providers()
@@ -103,15 +117,16 @@ class _Graph:
         self.inputs = [i.name for i in self.session.get_inputs()]
         self.outputs = [o.name for o in self.session.get_outputs()]
         self.io_binding = io_binding and providers[0] == "CPUExecutionProvider"
-        self._bound: dict[int, tuple[Any, list[np.ndarray]]] = {}
+        # buffers per (batch size, calling thread): chunks of one call may run on two threads
+        self._bound: dict[tuple[int, int], tuple[Any, list[np.ndarray]]] = {}
 
     def run(self, *arrays: np.ndarray) -> list[np.ndarray]:
         """Run on C-contiguous float32 inputs; returns fresh output arrays."""
         feeds = dict(zip(self.inputs, arrays))
-        batch = arrays[0].shape[0]
+        key = (arrays[0].shape[0], threading.get_ident())
         if not self.io_binding:
             return self.session.run(self.outputs, feeds)
-        if batch not in self._bound:
+        if key not in self._bound:
             # first call at this batch size: a plain run gives the output shapes (the graphs'
             # spatial output dims are symbolic), then buffers of those shapes are bound
             outs = self.session.run(self.outputs, feeds)
@@ -120,9 +135,9 @@ class _Graph:
             bufs = [np.empty_like(o) for o in outs]
             for name, buf in zip(self.outputs, bufs):
                 binding.bind_ortvalue_output(name, ort.OrtValue.ortvalue_from_numpy(buf))
-            self._bound[batch] = (binding, bufs)
+            self._bound[key] = (binding, bufs)
             return outs
-        binding, bufs = self._bound[batch]
+        binding, bufs = self._bound[key]
         for name, a in feeds.items():
             binding.bind_cpu_input(name, a)
         self.session.run_with_iobinding(binding)
@@ -144,6 +159,12 @@ class OnnxRuntimeBackend:
     - ``optimization``: graph optimisation level, default "all" (NCHWc layouts: 2.6x "basic").
     - ``run_batch``: most targets per session run, default 4; on a CPU larger batches spill
       activations out of the L2 cache and cost more per target. None: all in one run.
+    - ``workers``: how many of one call's runs (``run_batch`` targets each) go side by side,
+      each on its own thread with its own ``threads`` intra-op threads; None (default): one
+      per CPU this process may use, at most ``MAX_WORKERS``. One target, or up to
+      ``run_batch``, is one run and never waits on another thread; from ``run_batch + 1``
+      targets the spare cores share the work (nothing spins: on busy cores the runs just
+      take turns). 1: one run after another.
     - ``io_binding``, ``mem_arena``: preallocated output buffers, ORT's CPU arena.
     - ``cache_dir`` / ``export_dir``, ``opset``, ``verify``: where and how to export (``verify``
       checks ORT against PyTorch once, at export).
@@ -154,7 +175,7 @@ class OnnxRuntimeBackend:
     colour channels, which equals feeding the grey crop replicated to three channels.
 
     One instance serves one tracker: its reused buffers make it unsafe to call from two
-    threads at once (build one backend per thread).
+    threads at once (build one backend per thread; its own ``workers`` keep buffers apart).
     """
 
     name = "onnxruntime"
@@ -165,7 +186,14 @@ class OnnxRuntimeBackend:
                  io_binding: bool = True, cache_dir: str | Path | None = None,
                  export_dir: str | Path | None = None, opset: int = DEFAULT_OPSET,
                  verify: bool = True, profile_prefix: str | None = None,
-                 run_batch: int | None = 4) -> None:
+                 run_batch: int | None = 4, workers: int | None = None) -> None:
+        if workers is None:
+            workers = default_workers()
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+            raise ConfigError(f"workers must be a positive integer or None, got {workers!r}")
+        self.workers = workers
+        self._pool = (ThreadPoolExecutor(workers, thread_name_prefix="ort-batch")
+                      if workers > 1 else None)
         if run_batch is not None and (isinstance(run_batch, bool) or not isinstance(run_batch, int)
                                       or run_batch < 1):
             raise ConfigError(f"run_batch must be a positive integer or None, got {run_batch!r}")
@@ -188,8 +216,9 @@ class OnnxRuntimeBackend:
             # canvases change size from frame to frame: no buffers bound per batch size
             ("backbone", 3): _Graph(exported.backbone, self._so, self._providers, False)}
         self._dynamic = exported.dynamic_batch
-        log.info("onnxruntime backend: %s on %s (threads %s, optimization %s)",
-                 exported.directory, self._providers[0], threads or "default", optimization)
+        log.info("onnxruntime backend: %s on %s (threads %s, workers %d, optimization %s)",
+                 exported.directory, self._providers[0], threads or "default", workers,
+                 optimization)
 
     def _graph(self, which: str, channels: int) -> tuple[_Graph, int]:
         """The graph for ``channels``-channel crops, and the channel count it takes."""
@@ -216,10 +245,20 @@ class OnnxRuntimeBackend:
         if channels != crops.shape[1]:
             crops = np.repeat(crops, channels, axis=1)
         arrays = tuple(np.ascontiguousarray(a, dtype=np.float32) for a in (*rest, crops))
+        return self._chunked(graph, arrays)
+
+    def _chunked(self, graph: _Graph, arrays: tuple[np.ndarray, ...]) -> list[np.ndarray]:
+        """``graph`` on batches of at most ``run_batch`` targets, the batches spread over
+        ``workers`` threads (each run keeps its own intra-op threads), outputs in order."""
+        n = len(arrays[0])
         step = self._chunk if self._dynamic else 1
-        if len(crops) <= step:
+        if n <= step:
             return graph.run(*arrays)
-        parts = [graph.run(*(a[i:i + step] for a in arrays)) for i in range(0, len(crops), step)]
+        chunks = [tuple(a[i:i + step] for a in arrays) for i in range(0, n, step)]
+        if self._pool is None:
+            parts = [graph.run(*c) for c in chunks]
+        else:
+            parts = list(self._pool.map(lambda c: graph.run(*c), chunks))
         return [np.concatenate(p) for p in zip(*parts)]
 
     def template(self, crops: np.ndarray) -> list[Any]:
@@ -237,13 +276,7 @@ class OnnxRuntimeBackend:
     def head(self, feats: list[Any], xf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         graph = self._graphs[("head", 3)]
         zf = np.ascontiguousarray(np.stack(feats), np.float32)
-        xf = np.ascontiguousarray(xf, np.float32)
-        step = self._chunk if self._dynamic else 1
-        if len(xf) <= step:
-            cls, loc = graph.run(zf, xf)
-            return cls, loc
-        parts = [graph.run(zf[i:i + step], xf[i:i + step]) for i in range(0, len(xf), step)]
-        cls, loc = (np.concatenate(p) for p in zip(*parts))
+        cls, loc = self._chunked(graph, (zf, np.ascontiguousarray(xf, np.float32)))
         return cls, loc
 
     def end_profiling(self) -> list[str]:

@@ -85,6 +85,51 @@ def test_options_give_same_outputs(tiny_model, onnx_cache):
         assert_outputs_close(be.track(be.template(z), x), expected, rtol=1e-4, atol=1e-4)
 
 
+def test_runs_side_by_side_give_the_same_outputs(tiny_model, onnx_cache):
+    """Nine targets in runs of two on three workers: every output as one run after another,
+    in target order, on the fused path and on the split (backbone + head) path."""
+    one = build_backend("onnxruntime", tiny_model, "cpu", cache_dir=onnx_cache, run_batch=2,
+                        workers=1)
+    three = build_backend("onnxruntime", tiny_model, "cpu", cache_dir=onnx_cache, run_batch=2,
+                          workers=3)
+    assert (one.workers, three.workers) == (1, 3)
+    z, x = random_crops(9, 127, 11), random_crops(9, 255, 12)
+    feats = one.template(z)
+    for _ in range(2):  # the second call reuses each thread's bound buffers
+        expected, got = one.track(feats, x), three.track(feats, x)
+        for e, g in zip(expected, got):
+            np.testing.assert_array_equal(g, e)
+    xf = one.features(x)
+    for e, g in zip(one.head(feats, xf), three.head(feats, xf)):
+        np.testing.assert_array_equal(g, e)
+    # the targets stay in order: target 7 alone gives target 7's row
+    alone = one.track(feats[7:8], x[7:8])
+    np.testing.assert_allclose(got[0][7:8], alone[0], rtol=1e-5, atol=1e-5)
+
+
+def test_default_workers_follow_the_cpus(tiny_model, onnx_cache, monkeypatch):
+    from tir_tracker_core.backends import onnx_backend
+
+    monkeypatch.setattr(onnx_backend.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    assert onnx_backend.default_workers() == 2
+    monkeypatch.setattr(onnx_backend.os, "sched_getaffinity", lambda pid: set(range(64)),
+                        raising=False)
+    assert onnx_backend.default_workers() == onnx_backend.MAX_WORKERS
+    monkeypatch.setattr(onnx_backend.os, "sched_getaffinity", lambda pid: {3}, raising=False)
+    be = build_backend("onnxruntime", tiny_model, "cpu", cache_dir=onnx_cache)
+    assert be.workers == 1 and be._pool is None
+
+
+def test_thread_limits_run_one_at_a_time():
+    from tir_tracker_core.backends import thread_options
+
+    assert thread_options("onnxruntime", 1) == {"threads": 1, "workers": 1}
+    assert thread_options("auto", 2) == {"threads": 2, "workers": 1}
+    assert thread_options("torch", 1) == {"threads": 1}
+    assert thread_options("onnxruntime", None) is None
+    assert thread_options("onnxruntime", 0) is None
+
+
 def test_grey_crops_equal_replicated_crops(tiny_model, onnx_cache):
     be = build_backend("onnxruntime", tiny_model, "cpu", cache_dir=onnx_cache)
     assert be.accepts_mono
@@ -115,6 +160,9 @@ def test_bad_options_raise_config_errors(tiny_model, onnx_cache):
         build_backend("onnxruntime", tiny_model, "cpu", cache_dir=onnx_cache, threads=0)
     with pytest.raises(ConfigError, match="run_batch must be a positive integer"):
         build_backend("onnxruntime", tiny_model, "cpu", cache_dir=onnx_cache, run_batch=0)
+    for bad in (0, 1.5, True):
+        with pytest.raises(ConfigError, match="workers must be a positive integer"):
+            build_backend("onnxruntime", tiny_model, "cpu", cache_dir=onnx_cache, workers=bad)
     with pytest.raises(ConfigError, match="device 'tpu'"):
         build_backend("onnxruntime", tiny_model, "tpu", cache_dir=onnx_cache)
     with pytest.raises(TypeError):
