@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any, Protocol
 
 import numpy as np
@@ -34,3 +35,10 @@ BACKENDS: Registry[Backend] = Registry("backend")
 def build_backend(name: str, model: Any, device: str = "cpu", **kwargs: Any) -> Backend:
     """Build backend ``name`` for a ``SiameseNet`` (backends that need export do it here)."""
     return BACKENDS.get(name)(model, device=device, **kwargs)
+
+
+def usable_cpus() -> int | None:
+    """CPUs this process may run on (its affinity mask where the OS has one, else every CPU;
+    None if unknown)."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity else os.cpu_count()

@@ -13,7 +13,6 @@ size and calling thread, so a frame allocates no new tensors inside ORT.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -22,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import BackendUnavailableError, ConfigError
-from .base import BACKENDS
+from .base import BACKENDS, usable_cpus
 from .export import DEFAULT_OPSET, ExportedModel, cached_export, export_onnx
 from .graph_surgery import mono_variant
 
@@ -84,9 +83,7 @@ MAX_WORKERS = 4  # parallel runs per call; 16 targets at run_batch 4 make four
 
 def default_workers() -> int:
     """``workers`` by default: one per CPU this process may use, at most ``MAX_WORKERS``."""
-    affinity = getattr(os, "sched_getaffinity", None)
-    cpus = len(affinity(0)) if affinity else (os.cpu_count() or 1)
-    return max(1, min(MAX_WORKERS, cpus))
+    return max(1, min(MAX_WORKERS, usable_cpus() or 1))
 
 
 def _providers(device: str) -> tuple[list[str], str]:

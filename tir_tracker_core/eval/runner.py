@@ -25,6 +25,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from ..backends.base import usable_cpus
 from ..data.sequence import Sequence
 from ..progress import bar
 from .adapters import TrackerFactory
@@ -174,11 +175,10 @@ def hardware_info() -> dict[str, Any]:
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
-    affinity = getattr(os, "sched_getaffinity", None)
     return {
         "cpu": cpu,
         "cpu_count": os.cpu_count(),
-        "usable_cpus": len(affinity(0)) if affinity else os.cpu_count(),
+        "usable_cpus": usable_cpus(),
         "platform": platform.platform(),
         "python": platform.python_version(),
         "numpy": np.__version__,

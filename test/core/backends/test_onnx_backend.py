@@ -108,14 +108,16 @@ def test_runs_side_by_side_give_the_same_outputs(tiny_model, onnx_cache):
 
 
 def test_default_workers_follow_the_cpus(tiny_model, onnx_cache, monkeypatch):
+    import os
+
     from tir_tracker_core.backends import onnx_backend
 
-    monkeypatch.setattr(onnx_backend.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
     assert onnx_backend.default_workers() == 2
-    monkeypatch.setattr(onnx_backend.os, "sched_getaffinity", lambda pid: set(range(64)),
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(64)),
                         raising=False)
     assert onnx_backend.default_workers() == onnx_backend.MAX_WORKERS
-    monkeypatch.setattr(onnx_backend.os, "sched_getaffinity", lambda pid: {3}, raising=False)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {3}, raising=False)
     be = build_backend("onnxruntime", tiny_model, "cpu", cache_dir=onnx_cache)
     assert be.workers == 1 and be._pool is None
 
