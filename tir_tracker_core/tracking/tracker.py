@@ -302,6 +302,9 @@ class Tracker:
             t.reacquisitions += 1
             self._reacquisitions += 1
             log.debug("target %d re-acquired at frame age %d", t.id, t.age)
-        return Track(id=t.id, box=box_from_center(t.center, t.size), score=t.score,
+        box = box_from_center(t.center, t.size)
+        if self.cfg.pysot_report:  # x = cx - w / 2, as pysot and OpenCV's TrackerNano
+            box = (box[0] - 0.5, box[1] - 0.5, box[2], box[3])
+        return Track(id=t.id, box=box, score=t.score,
                      state=t.state, age=t.age, reacquisitions=t.reacquisitions)
 

@@ -224,6 +224,26 @@ class _FixedMaps:
         return cls, loc
 
 
+def test_reported_box_convention():
+    """Boxes are reported as pysot, NanoTrack and OpenCV's TrackerNano report them, ``x = cx -
+    w / 2`` with ``cx = x0 + (w - 1) / 2`` from the first box: half a pixel up-left of the
+    exact inverse (``pysot_report=False``), which keeps a target that stays put on its first
+    box. The tracked state is the same either way."""
+    cfg = ModelConfig()
+    box = (90.0, 60.0, 20.0, 20.0)
+    scale = cfg.exemplar_size / 40.0  # context: sqrt((20 + 20) * (20 + 20))
+    frame = np.zeros((200, 200), np.uint8)
+    boxes = {}
+    for pysot_report in (True, False):
+        tr = Tracker(_FixedMaps(cfg, 20 * scale), cfg,
+                     TrackerConfig(pysot_report=pysot_report, lost_psr=0.0))
+        tr.init(frame, [box])
+        boxes[pysot_report] = [tr.update(frame)[0].box for _ in range(3)]
+    np.testing.assert_allclose(np.array(boxes[True]) - np.array(boxes[False]),
+                               [[-0.5, -0.5, 0.0, 0.0]] * 3, atol=1e-9)
+    np.testing.assert_allclose(boxes[False][-1], box, atol=0.6)
+
+
 def test_target_overlapping_a_placed_neighbour_counts_misses():
     """Contested frames: two targets that overlap by IoU 1/3 (between exclusion_iou / 2 and
     exclusion_iou) are both kept in place, but the one placed second counts each frame as a
