@@ -155,7 +155,7 @@ class TrackerConfig:
     # Where a reported box sits around the tracked centre. The first box's centre is taken
     # as ``x + (w - 1) / 2`` (pysot's convention); pysot, NanoTrack's own tracker and OpenCV's
     # TrackerNano report ``x = cx - w / 2``, half a pixel up-left of that convention's
-    # inverse. On the drone videos the boxes of every model sat on average 0.4-0.9 px
+    # inverse. On the drone videos the boxes of NanoTrack v2, v3 and our students sat 0.1-0.9 px
     # down-right of the ground truth with the exact inverse (RESULTS.md, "Reporting boxes as
     # pysot does"); probably learnt from pysot's training crops (``crop_like_SiamFC`` puts a
     # box's continuous centre on the crop's middle pixel), which the distilled students copy.
