@@ -35,6 +35,7 @@ __all__ = [
     "crop_batch",
     "crop_transform",
     "mean_colour",
+    "pysot_box",
     "validate_box",
     "warp",
 ]
@@ -53,6 +54,15 @@ def box_from_center(center: Sequence[float],
     """``(x, y, w, h)`` of the box with centre ``center`` (``box_center``'s convention) and
     size ``(w, h)``."""
     return (float(center[0] - (size[0] - 1) / 2), float(center[1] - (size[1] - 1) / 2),
+            float(size[0]), float(size[1]))
+
+
+def pysot_box(center: Sequence[float],
+              size: Sequence[float]) -> tuple[float, float, float, float]:
+    """``(x, y, w, h)`` as pysot, NanoTrack's tracker and OpenCV's TrackerNano report a target
+    at ``center`` (``box_center``'s convention): ``x = cx - w / 2``, half a pixel up-left of
+    ``box_from_center`` (``TrackerConfig.pysot_report``)."""
+    return (float(center[0] - size[0] / 2), float(center[1] - size[1] / 2),
             float(size[0]), float(size[1]))
 
 

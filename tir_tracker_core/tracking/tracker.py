@@ -23,7 +23,7 @@ from ..config import FrameConfig, ModelConfig, TrackerConfig
 from ..errors import InvalidFrameError, TrackerInputError, UnknownTargetError
 from ..frames import to_bgr8
 from ..geometry import (box_center, box_from_center, context_side, context_sides, crop_batch,
-                        mean_colour, validate_box, window_centers)
+                        mean_colour, pysot_box, validate_box, window_centers)
 from .canvas import Canvas, SplitBackbone, plan_canvases, search_features
 from .postprocess import ScoreGrid, frame_step
 from .redetect import LostSearch, advance_lost, psr_bar, tile_candidates, tile_crops
@@ -302,9 +302,7 @@ class Tracker:
             t.reacquisitions += 1
             self._reacquisitions += 1
             log.debug("target %d re-acquired at frame age %d", t.id, t.age)
-        box = box_from_center(t.center, t.size)
-        if self.cfg.pysot_report:  # x = cx - w / 2, as pysot and OpenCV's TrackerNano
-            box = (box[0] - 0.5, box[1] - 0.5, box[2], box[3])
-        return Track(id=t.id, box=box, score=t.score,
+        report = pysot_box if self.cfg.pysot_report else box_from_center
+        return Track(id=t.id, box=report(t.center, t.size), score=t.score,
                      state=t.state, age=t.age, reacquisitions=t.reacquisitions)
 
