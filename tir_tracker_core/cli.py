@@ -259,6 +259,7 @@ def _tell_apart(resolved: list) -> None:
 def cmd_eval(args: argparse.Namespace) -> int:
     from .data.benchmarks import load_sequences
     from .eval.runner import evaluate
+    from .eval.sre import OTB_SRE
     from .progress import on_terminal
 
     sequences = load_sequences(Path(args.data), gt=args.gt, modality=args.modality)
@@ -270,11 +271,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
              for r in resolved}
     out = Path(args.out)
     report = evaluate({r.name: r.single for r in resolved}, sequences, out_dir=out,
-                      extra_columns=extra, progress=on_terminal())
+                      extra_columns=extra, progress=on_terminal(),
+                      perturbations=OTB_SRE if args.sre else ())
     print(report.markdown_table())
     table = report.sequence_table()
     if table:
         print(f"Success per sequence:\n\n{table}")
+    if args.sre:
+        print(report.sre_tables())
     print(f"results: {out / 'results.json'}")
     return 0
 
@@ -628,6 +632,10 @@ def _add_evaluation_commands(sub: Any) -> None:
     sp.add_argument("--modality", choices=("tir", "rgb"), default="tir",
                     help="which half of a paired visible + thermal sequence (VTUAV layout) is "
                          "tracked and scored (default: %(default)s)")
+    sp.add_argument("--sre", action="store_true",
+                    help="also run every tracker from OTB's 12 perturbed first boxes (centre "
+                         "shifted 10 %% of the box, size x0.8-1.2) in the same pass and report "
+                         "the spatial robustness (SRE) success; 13x the tracking time")
     _add_variant_arg(sp)
     sp.set_defaults(func=cmd_eval)
 

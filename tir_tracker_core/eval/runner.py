@@ -5,7 +5,9 @@ box)``, ``track(frame) -> (box, score)``) and is given as a factory, so each seq
 fresh instance. Frames are decoded once per sequence and handed to every tracker in lockstep
 (one frame in memory at a time, read-only so that no tracker can alter what the next one sees).
 Times cover only the ``init`` / ``track`` calls, not decoding. Scores follow the LSOTB-TIR
-toolkit rules (:mod:`tir_tracker_core.eval.metrics`).
+toolkit rules (:mod:`tir_tracker_core.eval.metrics`). With ``perturbations`` (OTB's SRE,
+:mod:`tir_tracker_core.eval.sre`) every tracker also runs from each perturbed first box, in the
+same lockstep pass, scored against the unchanged ground truth.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import platform
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +43,7 @@ from .metrics import (
     evaluate_sequence,
     restrict_frames,
 )
+from .sre import Perturbation, perturb_box, perturbation_table, sre_scores, sre_table
 
 logger = logging.getLogger(__name__)
 
@@ -114,17 +117,19 @@ def _nothing() -> None:
 
 
 def _run_lockstep(
-    factories: Mapping[str, TrackerFactory], seq: Sequence, on_frame: Callable[[], Any] = _nothing
+    factories: Mapping[str, TrackerFactory], seq: Sequence, on_frame: Callable[[], Any] = _nothing,
+    init_boxes: Mapping[str, np.ndarray] | None = None,
 ) -> dict[str, SequenceRun]:
     """Run every tracker on ``seq``, decoding each frame once and reusing it for all;
-    ``on_frame()`` is called after each frame (progress display)."""
+    ``on_frame()`` is called after each frame (progress display). ``init_boxes``: name -> the
+    first box that tracker starts from (default: the sequence's)."""
     n = len(seq)
     names = list(factories)
     trackers = {name: factories[name]() for name in names}
     boxes = {name: np.empty((n, 4)) for name in names}
     scores = {name: np.empty(n) for name in names}
     times = {name: np.empty(n) for name in names}
-    init_box = seq.init_box
+    starts = {name: (init_boxes or {}).get(name, seq.init_box) for name in names}
     for index, decoded in enumerate(seq.frames()):
         frame = decoded.view()
         frame.setflags(write=False)
@@ -133,9 +138,9 @@ def _run_lockstep(
             try:
                 if index == 0:
                     start = time.perf_counter()
-                    tracker.init(frame, init_box)
+                    tracker.init(frame, starts[name])
                     times[name][0] = time.perf_counter() - start
-                    boxes[name][0], scores[name][0] = init_box, 1.0
+                    boxes[name][0], scores[name][0] = starts[name], 1.0
                     continue
                 start = time.perf_counter()
                 box, score = tracker.track(frame)
@@ -228,6 +233,9 @@ class EvalReport:
         attribute_scores: tracker -> attribute -> scores over the sequences carrying it.
         extra_columns: tracker -> column -> value (e.g. params, MACs) shown in the table.
         hardware: the machine the timings come from.
+        perturbations: the first-box perturbations also run (OTB's SRE), or none.
+        sre_scores: tracker -> sequence -> perturbation name -> scores of the run from that
+            perturbed first box (empty without ``perturbations``).
     """
 
     trackers: tuple[str, ...]
@@ -238,6 +246,9 @@ class EvalReport:
     attribute_scores: Mapping[str, Mapping[str, Scores]]
     extra_columns: Mapping[str, Mapping[str, Any]]
     hardware: Mapping[str, Any]
+    perturbations: tuple[Perturbation, ...] = ()
+    sre_scores: Mapping[str, Mapping[str, Mapping[str, SequenceScores]]] = field(
+        default_factory=dict)
 
     def fps(self, tracker: str) -> float:
         """Overall frames per second of ``tracker``: all frames over all tracker time."""
@@ -302,6 +313,19 @@ class EvalReport:
         row(f"**mean ({len(self.sequences)})**", (self.scores[t].success for t in self.trackers))
         return "\n".join(lines) + "\n"
 
+    def sre_tables(self) -> str:
+        """With perturbations: SRE success per sequence, group and mean, then per perturbation
+        (mean over sequences); empty without."""
+        if not self.perturbations:
+            return ""
+        return (
+            f"SRE success (mean over {len(self.perturbations)} perturbed first boxes):\n\n"
+            + sre_table(self.trackers, self.sequences, self.sre_scores,
+                        group_sequences(self.sequences))
+            + "\nSRE success per first-box perturbation (mean over sequences):\n\n"
+            + perturbation_table(self.trackers, self.sequences, self.sre_scores,
+                                 self.perturbations))
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary: per tracker overall / per-sequence / per-attribute scores."""
         trackers: dict[str, Any] = {}
@@ -337,6 +361,8 @@ class EvalReport:
                 },
                 "extra": dict(self.extra_columns.get(name, {})),
             }
+            if self.perturbations:
+                trackers[name]["sre"] = self._sre_dict(name)
         return {
             "metric": {
                 "rules": "LSOTB-TIR toolkit (one-pass evaluation)",
@@ -347,7 +373,20 @@ class EvalReport:
             },
             "hardware": dict(self.hardware),
             "sequences": list(self.sequences),
+            "perturbations": [vars(p) for p in self.perturbations],
             "trackers": trackers,
+        }
+
+    def _sre_dict(self, name: str) -> dict[str, Any]:
+        per_seq = {seq: sre_scores(self.sre_scores[name][seq]) for seq in self.sequences}
+        return {
+            "success": round(float(np.mean([s.success for s in per_seq.values()])), 6),
+            "sequences": {
+                seq: {"success": round(per_seq[seq].success, 6),
+                      "perturbations": {p: round(s.success, 6)
+                                        for p, s in self.sre_scores[name][seq].items()}}
+                for seq in self.sequences
+            },
         }
 
     def to_json(self, path: Path) -> Path:
@@ -418,8 +457,10 @@ class EvalReport:
         out_dir = Path(out_dir)
         self.to_json(out_dir / RESULTS_JSON)
         table = self.sequence_table()
+        sre = self.sre_tables()
         (out_dir / RESULTS_MARKDOWN).write_text(
-            self.markdown_table() + (f"\nSuccess per sequence:\n\n{table}" if table else ""))
+            self.markdown_table() + (f"\nSuccess per sequence:\n\n{table}" if table else "")
+            + (f"\n{sre}" if sre else ""))
         self.save_plots(out_dir)
         self.save_predictions(out_dir / "predictions")
         logger.info("evaluation results written to %s", out_dir)
@@ -452,6 +493,7 @@ def evaluate(
     extra_columns: Mapping[str, Mapping[str, Any]] | None = None,
     *,
     progress: bool = False,
+    perturbations: Iterable[Perturbation] = (),
 ) -> EvalReport:
     """Run every tracker on every sequence and score them.
 
@@ -462,13 +504,20 @@ def evaluate(
             written there.
         extra_columns: tracker -> {column: value} added to the table and JSON (params, MACs).
         progress: show a progress bar (frames, with the sequence it is on) on stderr.
+        perturbations: first-box perturbations (e.g. :data:`~tir_tracker_core.eval.sre.OTB_SRE`)
+            each tracker also starts from, in the same pass; their runs are scored against
+            the unchanged ground truth into ``sre_scores`` (FPS comes from the plain runs).
 
     Returns:
         An :class:`EvalReport`; per-attribute scores cover the sequences that carry flags.
     """
     seqs = list(sequences)
     extra = _check_evaluate_args(trackers, seqs, extra_columns)
-    runs = _run_all(trackers, seqs, progress)
+    perts = tuple(perturbations)
+    names = [p.name for p in perts]
+    if len(set(names)) != len(names):
+        raise ValueError(f"perturbation names must be unique; got {names}")
+    runs, perturbed = _run_all(trackers, seqs, progress, perts)
     gts = {s.name: s.gt for s in seqs}
     attributes = {s.name: s.attributes for s in seqs if s.attributes}
     # sparse ground truth (a box every N-th frame): score the annotated frames only, as the
@@ -489,6 +538,12 @@ def evaluate(
         },
         extra_columns=extra,
         hardware=hardware_info(),
+        perturbations=perts,
+        sre_scores={
+            name: {seq: {p: _score(run.boxes, gts[seq], scored.get(seq)) for p, run in by_p.items()}
+                   for seq, by_p in per_seq.items()}
+            for name, per_seq in perturbed.items()
+        },
     )
     if out_dir is not None:
         report.save(Path(out_dir))
@@ -537,15 +592,27 @@ def _check_evaluate_args(
 
 
 def _run_all(
-    trackers: Mapping[str, TrackerFactory], seqs: list[Sequence], progress: bool
-) -> dict[str, dict[str, SequenceRun]]:
-    """tracker -> sequence -> run, every tracker in lockstep on each sequence."""
+    trackers: Mapping[str, TrackerFactory], seqs: list[Sequence], progress: bool,
+    perturbations: tuple[Perturbation, ...] = (),
+) -> tuple[dict[str, dict[str, SequenceRun]], dict[str, dict[str, dict[str, SequenceRun]]]]:
+    """tracker -> sequence -> run, every tracker in lockstep on each sequence; and tracker ->
+    sequence -> perturbation -> run from that perturbed first box (same pass)."""
     runs: dict[str, dict[str, SequenceRun]] = {name: {} for name in trackers}
+    perturbed: dict[str, dict[str, dict[str, SequenceRun]]] = {
+        name: {} for name in trackers} if perturbations else {}
+    # the perturbed runs' keys: (tracker, perturbation) pairs, apart from every tracker name
+    keys = {f"{name}\x00{p.name}": (name, p) for name in trackers for p in perturbations}
+    factories = {**trackers, **{k: trackers[name] for k, (name, _) in keys.items()}}
     with bar(total=sum(len(s) for s in seqs), unit="frame", enabled=progress) as frames:
         for k, seq in enumerate(seqs, start=1):
             frames.set_description(f"sequence {k}/{len(seqs)} {seq.name}")
-            for name, run in _run_lockstep(trackers, seq, frames.update).items():
-                runs[name][seq.name] = run
+            starts = {key: perturb_box(seq.init_box, p) for key, (_, p) in keys.items()}
+            for key, run in _run_lockstep(factories, seq, frames.update, starts).items():
+                if key in keys:
+                    name, p = keys[key]
+                    perturbed[name].setdefault(seq.name, {})[p.name] = run
+                else:
+                    runs[key][seq.name] = run
             logger.debug("evaluated %d trackers on %s (%d frames)", len(trackers), seq.name,
                          len(seq))
-    return runs
+    return runs, perturbed
