@@ -234,8 +234,9 @@ class EvalReport:
         extra_columns: tracker -> column -> value (e.g. params, MACs) shown in the table.
         hardware: the machine the timings come from.
         perturbations: the first-box perturbations also run (OTB's SRE), or none.
-        sre_scores: tracker -> sequence -> perturbation name -> scores of the run from that
-            perturbed first box (empty without ``perturbations``).
+        sre_runs: tracker -> sequence -> perturbation name -> the run from that perturbed
+            first box (empty without ``perturbations``).
+        sre_scores: the same -> its scores.
     """
 
     trackers: tuple[str, ...]
@@ -247,6 +248,7 @@ class EvalReport:
     extra_columns: Mapping[str, Mapping[str, Any]]
     hardware: Mapping[str, Any]
     perturbations: tuple[Perturbation, ...] = ()
+    sre_runs: Mapping[str, Mapping[str, Mapping[str, SequenceRun]]] = field(default_factory=dict)
     sre_scores: Mapping[str, Mapping[str, Mapping[str, SequenceScores]]] = field(
         default_factory=dict)
 
@@ -397,13 +399,18 @@ class EvalReport:
         return path
 
     def save_predictions(self, out_dir: Path) -> list[Path]:
-        """Write ``<out_dir>/<tracker>/<sequence>.txt`` with one ``x,y,w,h`` row per frame."""
+        """Write ``<out_dir>/<tracker>/<sequence>.txt`` with one ``x,y,w,h`` row per frame, and
+        the perturbed starts' runs as ``<out_dir>/<tracker>/sre/<sequence>_<perturbation>.txt``."""
         written = []
         for name in self.trackers:
             folder = Path(out_dir) / safe_filename(name)
-            folder.mkdir(parents=True, exist_ok=True)
-            for seq, run in self.runs[name].items():
-                path = folder / f"{safe_filename(seq)}.txt"
+            runs = [(folder / f"{safe_filename(seq)}.txt", run)
+                    for seq, run in self.runs[name].items()]
+            runs += [(folder / "sre" / f"{safe_filename(f'{seq}_{p}')}.txt", run)
+                     for seq, by_p in self.sre_runs.get(name, {}).items()
+                     for p, run in by_p.items()]
+            for path, run in runs:
+                path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(
                     "".join(",".join(f"{v:.3f}" for v in row) + "\n" for row in run.boxes)
                 )
@@ -539,6 +546,7 @@ def evaluate(
         extra_columns=extra,
         hardware=hardware_info(),
         perturbations=perts,
+        sre_runs=perturbed,
         sre_scores={
             name: {seq: {p: _score(run.boxes, gts[seq], scored.get(seq)) for p, run in by_p.items()}
                    for seq, by_p in per_seq.items()}

@@ -87,3 +87,8 @@ def test_cli_eval_sre(tmp_path, capsys):
     per_p = res["trackers"]["opencv:kcf"]["sre"]["sequences"]["syn3"]["perturbations"]
     assert set(per_p) == {p.name for p in OTB_SRE}
     assert "SRE success" in (out / "results.md").read_text()
+    kept = (out / "predictions" / "opencv_kcf" / "sre" / "syn3_scale_1.2.txt").read_text()
+    first = np.loadtxt(data / "groundtruth_rect.txt", delimiter=",", ndmin=2)[0]
+    rows = np.loadtxt(kept.splitlines(), delimiter=",", ndmin=2)
+    assert len(rows) == 8  # the run from the 1.2x first box, which it starts from
+    np.testing.assert_allclose(rows[0], perturb_box(first, OTB_SRE[-1]), atol=1e-3)
