@@ -535,7 +535,8 @@ def cmd_tune(args: argparse.Namespace) -> int:
         if len(settings) > args.max_settings:
             raise ConfigError(f"{len(settings)} settings exceed --max-settings "
                               f"{args.max_settings}; shrink --grid or raise --max-settings")
-        res = tune(model, seqs, settings, args.backend, args.threads, on_terminal())
+        res = tune(model, seqs, settings, args.backend, args.threads, on_terminal(),
+                   sre=args.sre)
         print(res.markdown(), flush=True)
         results.append(res)
     out = Path(args.out)
@@ -579,6 +580,9 @@ def _add_tune_command(sub: Any) -> None:
                     help="inference threads per tracker (default: %(default)s)")
     sp.add_argument("--out", default="out/tune",
                     help="output folder (tune.json, tune.md) (default: %(default)s)")
+    sp.add_argument("--sre", action="store_true",
+                    help="choose on OTB's spatial robustness (SRE) success: every setting also "
+                         "runs from the 12 perturbed first boxes of `eval --sre` (13x the time)")
     sp.add_argument("--write-tuned", type=Path, default=None, metavar="OUT.safetensors",
                     help="(one checkpoint model) write a copy carrying the setting best on all "
                          "sequences as its tracker config")

@@ -6,7 +6,9 @@ in memory, so further models reuse them). Then, for each held-out sequence, the 
 with the best mean success over the *other* sequences is chosen and its success on the held-out
 sequence is reported: the mean of those held-out scores estimates what choosing settings on
 this suite is worth on a sequence it has not seen, against the model's own settings (the
-``base`` configuration, always evaluated).
+``base`` configuration, always evaluated). With ``sre`` the objective is OTB's spatial
+robustness (:mod:`tir_tracker_core.eval.sre`): each setting's success on a sequence is its
+mean over the twelve perturbed first boxes (13x the tracking time).
 
 Library: :func:`tune` -> :class:`TuneResult`; command: ``tir-tracker tune``.
 """
@@ -26,6 +28,7 @@ import numpy as np
 from ..data.sequence import Sequence
 from .resolve import resolve
 from .runner import evaluate
+from .sre import OTB_SRE, sre_scores
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +98,7 @@ class TuneResult:
     ``scores[setting_name][sequence]``; ``folds``: one dict per held-out sequence with
     ``held_out``, ``chosen`` (setting name), ``train_mean`` (its mean on the other sequences),
     ``score`` (its success on the held-out one) and ``base`` (the base setting's success there).
+    ``objective``: ``"success"`` (annotated first box) or ``"sre"`` (OTB's perturbed ones).
     """
 
     model: str
@@ -103,6 +107,7 @@ class TuneResult:
     scores: dict[str, dict[str, float]]
     folds: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
+    objective: str = "success"
 
     def mean(self, name: str, seqs: Iterable[str] | None = None) -> float:
         seqs = list(seqs) if seqs is not None else self.sequences
@@ -128,8 +133,10 @@ class TuneResult:
                 "best_overall_mean": self.mean(self.best_overall())}
 
     def markdown(self) -> str:
+        what = "SRE success" if self.objective == "sre" else "success"
         lines = [f"LOSO tuning of {self.model} ({len(self.settings)} settings, "
-                 f"{len(self.sequences)} sequences, {self.seconds:.0f} s)", "",
+                 f"{len(self.sequences)} sequences, objective: {what}, "
+                 f"{self.seconds:.0f} s)", "",
                  "| held-out | chosen setting (mean on the others) | held-out success | "
                  "base setting | difference |", "|---|---|---:|---:|---:|"]
         for f in self.folds:
@@ -156,7 +163,8 @@ class TuneResult:
         return "\n".join(lines) + "\n"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"model": self.model, "settings": self.settings, "sequences": self.sequences,
+        return {"model": self.model, "objective": self.objective,
+                "settings": self.settings, "sequences": self.sequences,
                 "scores": self.scores, "folds": self.folds, "summary": self.summary(),
                 "seconds": self.seconds}
 
@@ -179,8 +187,10 @@ def loso(scores: Mapping[str, Mapping[str, float]], sequences: list[str],
 
 
 def tune(model: str, sequences: list[Sequence], settings: list[Setting],
-         backend: str = "onnxruntime", threads: int = 1, progress: bool = False) -> TuneResult:
-    """Run every setting of ``model`` on every sequence (lockstep) and cross-validate."""
+         backend: str = "onnxruntime", threads: int = 1, progress: bool = False,
+         sre: bool = False) -> TuneResult:
+    """Run every setting of ``model`` on every sequence (lockstep) and cross-validate; with
+    ``sre`` on OTB's SRE success (every setting also from the twelve perturbed first boxes)."""
     t0 = time.perf_counter()
     opts = {"threads": threads} if threads else None
     names = {setting_name(s): s for s in settings}
@@ -189,11 +199,17 @@ def tune(model: str, sequences: list[Sequence], settings: list[Setting],
         r = resolve(model, backend=backend, backend_options=opts, count_ops=False,
                     tracker_overrides=s or None)
         trackers[name] = r.single
-    report = evaluate(trackers, sequences, progress=progress)
+    report = evaluate(trackers, sequences, progress=progress,
+                      perturbations=OTB_SRE if sre else ())
     seq_names = [s.name for s in sequences]
-    scores = {n: {q: float(report.sequence_scores[n][q].success) for q in seq_names}
-              for n in names}
-    result = TuneResult(model, names, seq_names, scores, seconds=time.perf_counter() - t0)
+    if sre:
+        scores = {n: {q: float(sre_scores(report.sre_scores[n][q]).success) for q in seq_names}
+                  for n in names}
+    else:
+        scores = {n: {q: float(report.sequence_scores[n][q].success) for q in seq_names}
+                  for n in names}
+    result = TuneResult(model, names, seq_names, scores, seconds=time.perf_counter() - t0,
+                        objective="sre" if sre else "success")
     result.folds = loso(scores, seq_names)
     return result
 

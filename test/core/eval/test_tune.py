@@ -72,3 +72,16 @@ def test_tune_end_to_end_and_tuned_checkpoint(tmp_path, tiny_init):
                                  res)
     ck = load_checkpoint(out)
     assert ck.tracker.lr == 0.9 and ck.provenance["tuned"]["setting"] == {"lr": 0.9}
+
+
+def test_tune_on_sre_scores_the_perturbed_starts(tiny_init):
+    seqs = cached_sequences([_blob_sequence("a"), _blob_sequence("b", dx=-2.0)])
+    settings = [{}, {"lr": 0.9}]
+    plain = tune(str(tiny_init), seqs, settings, backend="torch", threads=1)
+    res = tune(str(tiny_init), seqs, settings, backend="torch", threads=1, sre=True)
+    assert res.objective == "sre" and "objective: SRE success" in res.markdown()
+    assert res.to_dict()["objective"] == "sre" and plain.objective == "success"
+    # the objective is the mean over the twelve perturbed starts, not the annotated start
+    assert res.scores != plain.scores
+    for f in res.folds:
+        assert f["score"] == pytest.approx(res.scores[f["chosen"]][f["held_out"]])
