@@ -43,7 +43,7 @@ from .metrics import (
     evaluate_sequence,
     restrict_frames,
 )
-from .sre import Perturbation, perturb_box, perturbation_table, sre_scores, sre_table
+from .sre import Perturbation, perturb_box, sre_scores
 
 logger = logging.getLogger(__name__)
 
@@ -206,6 +206,18 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def _table(first: str, columns: Iterable[str],
+           rows: Iterable[tuple[str, Iterable[float | str]]]) -> str:
+    """A Markdown table: ``first`` heads the label column, one column per name in ``columns``;
+    numbers are written with three decimals."""
+    columns = list(columns)
+    lines = [f"| {first} | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
+    for label, values in rows:
+        cells = (v if isinstance(v, str) else f"{v:.3f}" for v in values)
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def _range_str(values: np.ndarray) -> str:
     """``start:step:stop`` (MATLAB style) of evenly spaced thresholds."""
     step = float(values[1] - values[0])
@@ -297,36 +309,59 @@ class EvalReport:
         sequences and the mean over all sequences; empty for a single sequence."""
         if len(self.sequences) < 2:
             return ""
-        lines = ["| sequence | " + " | ".join(self.trackers) + " |",
-                 "|---|" + "---:|" * len(self.trackers)]
+        per_group = {t: self.group_scores(t) for t in self.trackers}
+        return self._suite_table(lambda t, s: self.sequence_scores[t][s].success,
+                                 lambda t, g, _: per_group[t][g].success,
+                                 lambda t: self.scores[t].success)
 
-        def row(label: str, values: Iterable[float]) -> None:
-            lines.append(f"| {label} | " + " | ".join(f"{v:.3f}" for v in values) + " |")
-
-        for seq in self.sequences:
-            row(seq, (self.sequence_scores[t][seq].success for t in self.trackers))
+    def _suite_table(self, per_sequence: Callable[[str, str], float],
+                     per_group: Callable[[str, str, list[str]], float],
+                     mean: Callable[[str], float]) -> str:
+        """Rows: every sequence, each group of two or more sequences (when there are several
+        groups), the mean; columns: trackers; values from the three functions."""
+        ts = self.trackers
+        rows = [(seq, [per_sequence(t, seq) for t in ts]) for seq in self.sequences]
         groups = group_sequences(self.sequences)
         if len(groups) > 1:
-            per_tracker = {t: self.group_scores(t) for t in self.trackers}
-            for g, names in groups.items():
-                if len(names) > 1:
-                    row(f"group {g} ({len(names)})",
-                        (per_tracker[t][g].success for t in self.trackers))
-        row(f"**mean ({len(self.sequences)})**", (self.scores[t].success for t in self.trackers))
-        return "\n".join(lines) + "\n"
+            rows += [(f"group {g} ({len(names)})", [per_group(t, g, names) for t in ts])
+                     for g, names in groups.items() if len(names) > 1]
+        rows.append((f"**mean ({len(self.sequences)})**", [mean(t) for t in ts]))
+        return _table("sequence", ts, rows)
+
+    def sre_success(self, tracker: str) -> dict[str, float]:
+        """sequence -> ``tracker``'s SRE success there (its perturbed runs averaged)."""
+        return {seq: sre_scores(self.sre_scores[tracker][seq]).success
+                for seq in self.sequences}
 
     def sre_tables(self) -> str:
-        """With perturbations: SRE success per sequence, group and mean, then per perturbation
-        (mean over sequences); empty without."""
+        """With perturbations: SRE success per sequence, group and mean (means of the
+        sequences' SRE success), then per perturbation (mean over sequences) and each
+        tracker's worst run; empty without."""
         if not self.perturbations:
             return ""
+        sre = {t: self.sre_success(t) for t in self.trackers}
+
+        def mean(values: Iterable[float]) -> float:
+            return float(np.mean(list(values)))
+
+        by_sequence = self._suite_table(lambda t, s: sre[t][s],
+                                        lambda t, _, names: mean(sre[t][s] for s in names),
+                                        lambda t: mean(sre[t].values()))
+        rows: list[tuple[str, list[float | str]]] = [
+            (p.name, [mean(self.sre_scores[t][s][p.name].success for s in self.sequences)
+                      for t in self.trackers])
+            for p in self.perturbations]
+        worst: list[float | str] = []
+        for t in self.trackers:
+            s, p = min(((s, p.name) for s in self.sequences for p in self.perturbations),
+                       key=lambda sp: self.sre_scores[t][sp[0]][sp[1]].success)
+            worst.append(f"{self.sre_scores[t][s][p].success:.3f} ({s}, {p})")
+        rows.append(("worst run", worst))
         return (
             f"SRE success (mean over {len(self.perturbations)} perturbed first boxes):\n\n"
-            + sre_table(self.trackers, self.sequences, self.sre_scores,
-                        group_sequences(self.sequences))
+            + by_sequence
             + "\nSRE success per first-box perturbation (mean over sequences):\n\n"
-            + perturbation_table(self.trackers, self.sequences, self.sre_scores,
-                                 self.perturbations))
+            + _table("first box", self.trackers, rows))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary: per tracker overall / per-sequence / per-attribute scores."""
@@ -380,11 +415,11 @@ class EvalReport:
         }
 
     def _sre_dict(self, name: str) -> dict[str, Any]:
-        per_seq = {seq: sre_scores(self.sre_scores[name][seq]) for seq in self.sequences}
+        per_seq = self.sre_success(name)
         return {
-            "success": round(float(np.mean([s.success for s in per_seq.values()])), 6),
+            "success": round(float(np.mean(list(per_seq.values()))), 6),
             "sequences": {
-                seq: {"success": round(per_seq[seq].success, 6),
+                seq: {"success": round(per_seq[seq], 6),
                       "perturbations": {p: round(s.success, 6)
                                         for p, s in self.sre_scores[name][seq].items()}}
                 for seq in self.sequences

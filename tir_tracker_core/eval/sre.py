@@ -18,8 +18,7 @@ import numpy as np
 
 from .metrics import Scores, SequenceScores, aggregate
 
-__all__ = ["OTB_SRE", "Perturbation", "perturb_box", "perturbation_table", "sre_scores",
-           "sre_table"]
+__all__ = ["OTB_SRE", "Perturbation", "perturb_box", "sre_scores"]
 
 
 @dataclass(frozen=True)
@@ -66,51 +65,3 @@ def perturb_box(box: Iterable[float], p: Perturbation) -> np.ndarray:
 def sre_scores(per_perturbation: Mapping[str, SequenceScores]) -> Scores:
     """One sequence's SRE scores: its runs from every perturbed first box, averaged."""
     return aggregate(per_perturbation.values())
-
-
-def _mean(values: Iterable[float]) -> float:
-    values = list(values)
-    return float(np.mean(values)) if values else float("nan")
-
-
-def sre_table(trackers: Iterable[str], sequences: Iterable[str],
-              scores: Mapping[str, Mapping[str, Mapping[str, SequenceScores]]],
-              groups: Mapping[str, list[str]]) -> str:
-    """SRE success per sequence (rows) and tracker (columns), then each group of two or more
-    sequences and the mean over sequences. ``scores``: tracker -> sequence -> perturbation."""
-    trackers, sequences = list(trackers), list(sequences)
-    per_seq = {t: {s: sre_scores(scores[t][s]).success for s in sequences} for t in trackers}
-    lines = ["| sequence | " + " | ".join(trackers) + " |", "|---|" + "---:|" * len(trackers)]
-
-    def row(label: str, values: Iterable[float]) -> None:
-        lines.append(f"| {label} | " + " | ".join(f"{v:.3f}" for v in values) + " |")
-
-    for seq in sequences:
-        row(seq, (per_seq[t][seq] for t in trackers))
-    if len(groups) > 1:
-        for g, names in groups.items():
-            if len(names) > 1:
-                row(f"group {g} ({len(names)})",
-                    (_mean(per_seq[t][s] for s in names) for t in trackers))
-    row(f"**mean ({len(sequences)})**", (_mean(per_seq[t].values()) for t in trackers))
-    return "\n".join(lines) + "\n"
-
-
-def perturbation_table(trackers: Iterable[str], sequences: Iterable[str],
-                       scores: Mapping[str, Mapping[str, Mapping[str, SequenceScores]]],
-                       perturbations: Iterable[Perturbation]) -> str:
-    """Success per perturbation (rows, mean over sequences) and tracker (columns), then the
-    worst sequence-and-perturbation run of each tracker."""
-    trackers, sequences, perts = list(trackers), list(sequences), list(perturbations)
-    lines = ["| first box | " + " | ".join(trackers) + " |", "|---|" + "---:|" * len(trackers)]
-    for p in perts:
-        lines.append(f"| {p.name} | " + " | ".join(
-            f"{_mean(scores[t][s][p.name].success for s in sequences):.3f}" for t in trackers)
-            + " |")
-    worst = []
-    for t in trackers:
-        s, p = min(((s, p.name) for s in sequences for p in perts),
-                   key=lambda sp: scores[t][sp[0]][sp[1]].success)
-        worst.append(f"{scores[t][s][p].success:.3f} ({s}, {p})")
-    lines.append("| worst run | " + " | ".join(worst) + " |")
-    return "\n".join(lines) + "\n"

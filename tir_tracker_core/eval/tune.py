@@ -28,7 +28,7 @@ import numpy as np
 from ..data.sequence import Sequence
 from .resolve import resolve
 from .runner import evaluate
-from .sre import OTB_SRE, sre_scores
+from .sre import OTB_SRE
 
 log = logging.getLogger(__name__)
 
@@ -202,12 +202,8 @@ def tune(model: str, sequences: list[Sequence], settings: list[Setting],
     report = evaluate(trackers, sequences, progress=progress,
                       perturbations=OTB_SRE if sre else ())
     seq_names = [s.name for s in sequences]
-    if sre:
-        scores = {n: {q: float(sre_scores(report.sre_scores[n][q]).success) for q in seq_names}
-                  for n in names}
-    else:
-        scores = {n: {q: float(report.sequence_scores[n][q].success) for q in seq_names}
-                  for n in names}
+    scores = {n: report.sre_success(n) if sre else
+              {q: float(report.sequence_scores[n][q].success) for q in seq_names} for n in names}
     result = TuneResult(model, names, seq_names, scores, seconds=time.perf_counter() - t0,
                         objective="sre" if sre else "success")
     result.folds = loso(scores, seq_names)
