@@ -87,6 +87,17 @@ def _parse_box(text: str) -> tuple[float, float, float, float]:
     return vals  # type: ignore[return-value]
 
 
+def _parse_scales(text: str) -> tuple[float, ...]:
+    try:
+        vals = tuple(float(v) for v in text.replace(" ", "").split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"scales {text!r} must be numbers, e.g. 0.8,1,1.2") from None
+    if not vals or min(vals) <= 0:
+        raise argparse.ArgumentTypeError(f"scales {text!r} must be positive, e.g. 0.8,1,1.2")
+    return vals
+
+
 def _iter_source(src: str):
     """Frames of an image folder (natural order), a video file (grey when its content is grey)
     or a raw ``.cptv`` thermal video, as read (16-bit kept)."""
@@ -389,12 +400,14 @@ def cmd_redetect(args: argparse.Namespace) -> int:
 
 def cmd_probe(args: argparse.Namespace) -> int:
     from .data.stills import load_stills
-    from .eval.probe import markdown_table, save_json, scale_probe
+    from .eval.probe import DEFAULT_SCALES, markdown_table, save_json, scale_probe
 
     items = load_stills(Path(args.data), min_side=args.min_side, max_boxes=args.max_boxes,
                         every=args.every)
     resolved = _resolve_all(args.tracker, args)
-    results = [scale_probe(r.name, r.multi, items, updates=args.updates) for r in resolved]
+    scales = args.scales or DEFAULT_SCALES
+    results = [scale_probe(r.name, r.multi, items, scales=scales, updates=args.updates,
+                           template=args.template) for r in resolved]
     print(markdown_table(results))
     print(f"results: {save_json(results, Path(args.out) / 'probe.json')}")
     return 0
@@ -702,6 +715,13 @@ def _add_probe_command(sub: Any) -> None:
                     "--every-th frame as a still)")
     _add_tracker_args(sp, f"ours only ({_MODEL_HELP})[@BACKEND]", "out/probe", "probe.json")
     sp.add_argument("--updates", type=int, default=8, help="updates on each still image")
+    sp.add_argument("--scales", type=_parse_scales, default=None,
+                    help="box sizes tried, times the true box (comma-separated; default "
+                    "0.8,1,1.25)")
+    sp.add_argument("--template", action="store_true",
+                    help="initialise on the scaled box (a loose or tight first box: the "
+                    "template is cut around it) instead of resetting the size of a tracker "
+                    "initialised on the true box")
     sp.add_argument("--min-side", type=float, default=20.0, help="smallest box side used, px")
     sp.add_argument("--max-boxes", type=int, default=None, help="use at most N boxes")
     sp.add_argument("--every", type=int, default=15,

@@ -98,6 +98,19 @@ def test_probe_prints_table_and_writes_json(shared_data, tmp_path, capsys):
     assert f"| {DEFAULT} | 2 |" in capsys.readouterr().out
     (res,) = json.loads((out / "probe.json").read_text())
     assert res["num_boxes"] == 2 and len(res["log_size_error"]) == 3
+    assert res["template"] is False
+
+
+def test_probe_from_loose_first_boxes(shared_data, tmp_path, capsys):
+    out = tmp_path / "probe"
+    assert main(["probe", str(shared_data / "paired_rgbt/llvip/ir_only_annotated"),
+                 "--tracker", "default", "--max-boxes", "2", "--updates", "2",
+                 "--scales", "1,1.2", "--template", "--out", str(out)]) == 0
+    (res,) = json.loads((out / "probe.json").read_text())
+    assert res["template"] is True and res["scales"] == [1.0, 1.2]
+    with pytest.raises(SystemExit):
+        main(["probe", str(out), "--scales", "1,-2"])
+    assert "must be positive" in capsys.readouterr().err
 
 
 def test_bad_spec_is_a_clear_error(seq_dir, tmp_path, capsys):

@@ -8,6 +8,11 @@ probe measures it on still annotated images, so it needs no video: initialise on
 reset the size to ``scale`` x the truth (template kept), track the same image ``updates``
 times, and compare the final box with the truth.
 
+With ``template=True`` the probe asks the question of a loose first box instead: the tracker
+is initialised on the scaled box (its template cut around it, as from a hand-drawn box that is
+too large or too small) and tracks the same image ``updates`` times. A tracker whose boxes grow
+from a 1.2x first box on video shows it here as a size error above ``log(1.2)``.
+
 Per scale: mean log size error ``log(sqrt(area_pred / area_true))`` (0 = converged; a value
 near ``log(scale)`` means the size was not corrected) and mean IoU. The (image, box) items come
 from :func:`tir_tracker_core.data.stills.load_stills`.
@@ -35,6 +40,7 @@ class ProbeResult:
     scales: tuple[float, ...]
     log_size_error: tuple[float, ...]  # mean per scale
     iou: tuple[float, ...]  # mean per scale
+    template: bool = False  # initialised on the scaled box (a loose first box)
 
     @property
     def mean_iou(self) -> float:
@@ -43,24 +49,36 @@ class ProbeResult:
 
 def scale_probe(name: str, make_tracker: Callable[[], object],
                 items: Sequence[tuple[np.ndarray, np.ndarray]],
-                scales: Sequence[float] = DEFAULT_SCALES, updates: int = 8) -> ProbeResult:
-    """Run the probe with trackers from ``make_tracker`` (ours: they need ``relocate``)."""
+                scales: Sequence[float] = DEFAULT_SCALES, updates: int = 8,
+                template: bool = False) -> ProbeResult:
+    """Run the probe with trackers from ``make_tracker`` (ours: they need ``relocate``).
+
+    ``template``: initialise on the scaled box (template cut around it) rather than keep the
+    true box's template and only reset the size.
+    """
     tracker = make_tracker()
-    if not hasattr(tracker, "relocate"):
+    if not template and not hasattr(tracker, "relocate"):
         raise TypeError(f"{name}: the probe needs a tracker with relocate() (ours, not a peer)")
     err = np.zeros((len(scales), len(items)))
     ious = np.zeros_like(err)
     for j, (img, box) in enumerate(items):
         center = box_center(box)
-        (tid,) = tracker.init(img, [tuple(box)])  # one template per box, kept by relocate
+        if not template:
+            (tid,) = tracker.init(img, [tuple(box)])  # one template per box, kept by relocate
         for i, s in enumerate(scales):
-            tracker.relocate(tid, box_from_center(center, (box[2] * s, box[3] * s)))
+            scaled = box_from_center(center, (box[2] * s, box[3] * s))
+            if template:
+                tracker = make_tracker()
+                tracker.init(img, [tuple(scaled)])
+            else:
+                tracker.relocate(tid, scaled)
             for _ in range(updates):
                 out = tracker.update(img)[0].box
             err[i, j] = 0.5 * np.log(out[2] * out[3] / (box[2] * box[3]))
             ious[i, j] = iou(np.asarray([out]), box[None])[0]
     return ProbeResult(name, len(items), tuple(float(s) for s in scales),
-                       tuple(float(v) for v in err.mean(1)), tuple(float(v) for v in ious.mean(1)))
+                       tuple(float(v) for v in err.mean(1)), tuple(float(v) for v in ious.mean(1)),
+                       template)
 
 
 def markdown_table(results: Sequence[ProbeResult]) -> str:

@@ -32,3 +32,22 @@ def test_probe_separates_a_size_correcting_tracker_from_a_frozen_one(shared_data
     assert "| nanotrack | 6 |" in table and "| frozen | 6 |" in table
     saved = save_json([good], tmp_path / "probe.json").read_text()
     assert '"mean_iou"' in saved
+
+
+def test_template_probe_initialises_on_the_scaled_box(shared_data, items):
+    spec = f"nanotrack:{shared_data / 'weights/nanotrack/v2/nanotrackv2.pth'}"
+    # lr 0: the size stays the first box's, so the error is exactly the scale it was drawn at
+    frozen = scale_probe("frozen", resolve(spec, count_ops=False,
+                                           tracker_overrides={"lr": 0.0}).multi, items,
+                         scales=(0.8, 1.2), template=True)
+    assert frozen.template
+    for s, e in zip(frozen.scales, frozen.log_size_error):
+        assert e == pytest.approx(math.log(s), abs=1e-6)
+    # the template defines the object: cut around a box 20 % too large, NanoTrack keeps more
+    # of that size than when only the size is reset and the true template kept
+    loose = scale_probe("nanotrack", resolve(spec, count_ops=False).multi, items,
+                        scales=(1.0, 1.2), template=True)
+    reset = scale_probe("nanotrack", resolve(spec, count_ops=False).multi, items,
+                        scales=(1.0, 1.2))
+    assert abs(loose.log_size_error[0]) < 0.1
+    assert loose.log_size_error[1] > reset.log_size_error[1] + 0.05
