@@ -93,7 +93,7 @@ def _parse_scales(text: str) -> tuple[float, ...]:
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"scales {text!r} must be numbers, e.g. 0.8,1,1.2") from None
-    if not vals or min(vals) <= 0:
+    if min(vals) <= 0:
         raise argparse.ArgumentTypeError(f"scales {text!r} must be positive, e.g. 0.8,1,1.2")
     return vals
 

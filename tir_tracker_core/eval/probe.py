@@ -10,8 +10,9 @@ times, and compare the final box with the truth.
 
 With ``template=True`` the probe asks the question of a loose first box instead: the tracker
 is initialised on the scaled box (its template cut around it, as from a hand-drawn box that is
-too large or too small) and tracks the same image ``updates`` times. A tracker whose boxes grow
-from a 1.2x first box on video shows it here as a size error above ``log(1.2)``.
+too large or too small) and tracks the same image ``updates`` times. The template then defines
+the object, so most of a loose box's size is kept; growth over frames on video (a box that runs
+away from a loose first box) does not show here and is measured by ``eval --sre``.
 
 Per scale: mean log size error ``log(sqrt(area_pred / area_true))`` (0 = converged; a value
 near ``log(scale)`` means the size was not corrected) and mean IoU. The (image, box) items come
