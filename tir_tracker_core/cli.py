@@ -77,9 +77,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- track
 
 
+def _floats(text: str) -> tuple[float, ...]:
+    """Comma-separated numbers (spaces ignored); ValueError if one is not a number."""
+    return tuple(float(v) for v in text.replace(" ", "").split(","))
+
+
 def _parse_box(text: str) -> tuple[float, float, float, float]:
     try:
-        vals = tuple(float(v) for v in text.replace(" ", "").split(","))
+        vals = _floats(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"box {text!r} must be x,y,w,h numbers") from None
     if len(vals) != 4:
@@ -89,7 +94,7 @@ def _parse_box(text: str) -> tuple[float, float, float, float]:
 
 def _parse_scales(text: str) -> tuple[float, ...]:
     try:
-        vals = tuple(float(v) for v in text.replace(" ", "").split(","))
+        vals = _floats(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"scales {text!r} must be numbers, e.g. 0.8,1,1.2") from None

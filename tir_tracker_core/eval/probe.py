@@ -69,8 +69,7 @@ def scale_probe(name: str, make_tracker: Callable[[], object],
         for i, s in enumerate(scales):
             scaled = box_from_center(center, (box[2] * s, box[3] * s))
             if template:
-                tracker = make_tracker()
-                tracker.init(img, [tuple(scaled)])
+                tracker.init(img, [tuple(scaled)])  # starts over: the template cut around it
             else:
                 tracker.relocate(tid, scaled)
             for _ in range(updates):
