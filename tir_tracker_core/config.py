@@ -152,14 +152,6 @@ class TrackerConfig:
     min_size: float = field(default=10.0, metadata={
         "help": "tracked boxes never get a side under this many pixels (the first box is "
                 "used as given)", "range": (1.0, 10000.0)})
-    # Box voting: the box a target takes is the average of the boxes regressed at the cells
-    # within this many cells of the chosen one, weighted by their penalised scores, instead
-    # of the chosen cell's box alone (0). Neighbouring cells estimate the same box, so the
-    # average is less noisy (ATOM averages its three best boxes).
-    box_vote: int = field(default=0, metadata={
-        "help": "average the boxes of the score-map cells within this many cells of the "
-                "chosen one, weighted by their scores (0: the chosen cell's box)",
-        "range": (0, 8)})
     # Where a reported box sits around the tracked centre. The first box's centre is taken
     # as ``x + (w - 1) / 2`` (pysot's convention); pysot, NanoTrack's own tracker and OpenCV's
     # TrackerNano report ``x = cx - w / 2``, half a pixel up-left of that convention's

@@ -7,11 +7,9 @@ The standard Siamese recipe (NanoTrack / pysot), in the order ``Tracker`` applie
 3. ``cosine_windows``: prefer cells near the target's previous position.
 4. ``neighbour_mask``: (several targets) cells inside another target's box.
 5. ``peak_to_sidelobe``: how peaked the score map is (a lost target's response spreads out).
-6. ``chosen_box``: the box of the chosen cell, or (``box_vote``) the average of the boxes
-   regressed around it, weighted by their penalised scores.
-7. ``place``: centre at that box, size smoothed with a score-scaled learning rate, clipped
-   to the image.
-8. ``exclusive_assignment``: (several targets) two targets never take one object.
+6. ``place``: centre at the chosen cell, size smoothed with a score-scaled learning rate,
+   clipped to the image.
+7. ``exclusive_assignment``: (several targets) two targets never take one object.
 
 Maps are ``(N, S*S)`` (one row per target, cells in row-major order); boxes on the score map
 are in search-crop pixels relative to the crop centre, ``scale_z`` (N,) is crop pixels per
@@ -30,8 +28,7 @@ import numpy as np
 from ..config import TrackerConfig
 from ..geometry import box_iou
 
-__all__ = ["Candidates", "ScoreGrid", "Step", "change_penalty", "chosen_box", "cosine_windows",
-           "decode",
+__all__ = ["Candidates", "ScoreGrid", "Step", "change_penalty", "cosine_windows", "decode",
            "exclusive_assignment", "frame_step", "neighbour_mask", "peak_to_sidelobe",
            "penalised_score", "place"]
 
@@ -176,47 +173,18 @@ def peak_to_sidelobe(score: np.ndarray, size: int, exclude: int = 2,
     return (flat[np.arange(n), peak] - mean) / (np.sqrt(var) + 1e-6)
 
 
-def chosen_box(cand: Candidates, best: np.ndarray, weight: np.ndarray | None = None,
-               size: int = 0, radius: int = 0) -> np.ndarray:
-    """The box (N, 4: centre x, y, width, height, crop px) each target takes from its chosen
-    cell ``best`` (N,).
-
-    ``radius`` 0: the chosen cell's own box. ``radius`` r > 0 (box voting): the average of the
-    boxes regressed at the cells within r cells of it on the ``size x size`` map (a
-    ``(2r+1)^2`` square cut at the map's edges), weighted by ``weight`` (N, S*S), the cells'
-    penalised scores, zero for cells that must not count (another target's). The boxes of
-    neighbouring cells are separate estimates of one box, so their average is less noisy
-    than one cell's (ATOM averages its three best refined boxes; detection's box voting).
-    The chosen cell always counts.
-    """
-    rows = np.arange(len(best))
-    if radius <= 0:
-        return np.stack([cand.cx[rows, best], cand.cy[rows, best], cand.w[rows, best],
-                         cand.h[rows, best]], 1)
-    assert weight is not None and size > 0, "box voting needs the weights and the map size"
-    by, bx = np.divmod(best, size)
-    d = np.arange(-radius, radius + 1)
-    ny = by[:, None, None] + d[None, :, None]  # (N, K, 1)
-    nx = bx[:, None, None] + d[None, None, :]  # (N, 1, K)
-    inside = ((ny >= 0) & (ny < size) & (nx >= 0) & (nx < size)).reshape(len(best), -1)
-    cells = (np.clip(ny, 0, size - 1) * size + np.clip(nx, 0, size - 1)).reshape(len(best), -1)
-    w = np.where(inside, np.take_along_axis(weight, cells, 1), 0.0)
-    w = np.where(cells == best[:, None], np.maximum(w, 1e-12), w)  # the chosen cell counts
-    w = w / w.sum(1, keepdims=True)
-    return np.stack([(np.take_along_axis(a, cells, 1) * w).sum(1) for a in cand], 1)
-
-
-def place(box: np.ndarray, centers: np.ndarray, size: np.ndarray, scale_z: np.ndarray,
-          lr: np.ndarray, width: int, height: int,
+def place(cand: Candidates, best: np.ndarray, centers: np.ndarray, size: np.ndarray,
+          scale_z: np.ndarray, lr: np.ndarray, width: int, height: int,
           min_size: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Where each target goes if placed at ``box`` (N, 4: centre offset from the search
-    centre and size, crop px; ``chosen_box``).
+    """Where each target goes if placed at its chosen cell ``best`` (N,).
 
-    Returns the peak (N, 2) (the box's centre, image px), and the new centre and size
-    (N, 2): the size smoothed towards the box's with learning rate ``lr`` (N,), both
+    Returns the peak (N, 2) (the cell's box centre, image px), and the new centre and size
+    (N, 2): the size smoothed towards the cell's box with learning rate ``lr`` (N,), both
     clipped to the ``width x height`` image, the size to at least ``min_size``.
     """
-    box = box / scale_z[:, None]  # (N, 4) image px
+    rows = np.arange(len(best))
+    box = np.stack([cand.cx[rows, best], cand.cy[rows, best], cand.w[rows, best],
+                    cand.h[rows, best]], 1) / scale_z[:, None]  # (N, 4) image px
     peak = centers + box[:, :2]
     wh = size * (1 - lr)[:, None] + box[:, 2:] * lr[:, None]
     frame_wh = np.array([width, height], np.float64)
@@ -291,11 +259,7 @@ def frame_step(cfg: TrackerConfig, grid: ScoreGrid, cls: np.ndarray, loc: np.nda
     rows = np.arange(n)
     best_score = score[rows, best]
     lr = penalty[rows, best] * best_score * cfg.lr
-    weight = None
-    if cfg.box_vote:
-        weight = penalty * score if others is None else np.where(others, 0.0, penalty * score)
-    box = chosen_box(cand, best, weight, grid.size, cfg.box_vote)
-    peak, new_center, new_size = place(box, centers, size, scale_z, lr, frame_wh[0],
+    peak, new_center, new_size = place(cand, best, centers, size, scale_z, lr, frame_wh[0],
                                        frame_wh[1], cfg.min_size)
     miss = ((best_score < cfg.lost_threshold) | (psr < cfg.lost_psr)).tolist()
     held = [False] * n  # excluded this frame: not moved

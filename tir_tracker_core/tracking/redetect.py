@@ -25,8 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..config import TrackerConfig
-from .postprocess import (ScoreGrid, change_penalty, chosen_box, decode, peak_to_sidelobe,
-                          place)
+from .postprocess import ScoreGrid, change_penalty, decode, peak_to_sidelobe, place
 
 __all__ = ["PSR_MEMORY", "TILE_STEP", "LostSearch", "advance_lost", "ignored_cells", "psr_bar",
            "scan_tiles", "share_budget", "tile_candidates", "tile_crops"]
@@ -169,9 +168,7 @@ def tile_candidates(cfg: TrackerConfig, grid: ScoreGrid, owner: list[int], cls: 
     psr = peak_to_sidelobe(score, grid.size, ignore=ignore)
     ok = (best_score >= cfg.lost_threshold) & (psr >= bars)
     lr = penalty[rows, best] * best_score * cfg.lr
-    box = chosen_box(cand, best, np.where(ignore, 0.0, penalty * score), grid.size,
-                     cfg.box_vote)
-    _, new_center, new_size = place(box, centers, own_size, scale_z, lr, width, height,
+    _, new_center, new_size = place(cand, best, centers, own_size, scale_z, lr, width, height,
                                     cfg.min_size)
     found: dict[int, Pair] = {}
     top: dict[int, float] = {}

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tir_tracker_core.tracking.postprocess import (Candidates, ScoreGrid, change_penalty,
-                                                   chosen_box, cosine_windows, decode,
+                                                   cosine_windows, decode,
                                                    exclusive_assignment, neighbour_mask,
                                                    peak_to_sidelobe, penalised_score, place)
 
@@ -117,44 +117,12 @@ def test_place_smooths_the_size_and_clips_to_the_image():
                       np.full((2, n), 1.0))
     centers = np.array([[50.0, 50.0], [95.0, 3.0]])
     size = np.array([[20.0, 20.0], [20.0, 2.0]])
-    box = chosen_box(cand, np.array([0, 0]))
-    peak, center, new_size = place(box, centers, size, np.array([2.0, 2.0]),
+    peak, center, new_size = place(cand, np.array([0, 0]), centers, size, np.array([2.0, 2.0]),
                                    np.array([0.5, 0.0]), width=100, height=80, min_size=4.0)
     np.testing.assert_allclose(peak, [[55.0, 45.0], [100.0, -2.0]])
     np.testing.assert_allclose(center, [[55.0, 45.0], [100.0, 0.0]])  # clipped to the image
     # lr 0.5: halfway to the cell's box (20 x 0.5 image px); lr 0: kept, but at least min_size
     np.testing.assert_allclose(new_size, [[20.0, 10.25], [20.0, 4.0]])
-
-
-def _ramp_candidates(n_targets: int) -> Candidates:
-    """Cell c regresses the box (c, -c, 10 + c, 20): every field tells the cell apart."""
-    c = np.tile(np.arange(S * S, dtype=np.float64), (n_targets, 1))
-    return Candidates(c, -c, 10.0 + c, np.full_like(c, 20.0))
-
-
-def test_chosen_box_without_voting_is_the_chosen_cells_box():
-    box = chosen_box(_ramp_candidates(2), np.array([7, 24]))
-    np.testing.assert_allclose(box, [[7, -7, 17, 20], [24, -24, 34, 20]])
-
-
-def test_box_voting_averages_the_neighbours_by_weight_and_stops_at_the_map_edge():
-    cand = _ramp_candidates(3)
-    weight = np.zeros((3, S * S))
-    # target 0: centre cell 12 (row 2, col 2); its right neighbour 13 weighs as much, cell 0
-    # (two cells away) weighs more but is outside radius 1
-    weight[0, [12, 13, 0]] = [1.0, 1.0, 5.0]
-    # target 1: corner cell 0; its neighbours inside the map are 1, 5, 6 (weights 1, 1, 2)
-    weight[1, [0, 1, 5, 6]] = [0.0, 1.0, 1.0, 2.0]
-    # target 2: every weight zero (e.g. all masked): the chosen cell's box
-    box = chosen_box(cand, np.array([12, 0, 3]), weight, S, radius=1)
-    np.testing.assert_allclose(box[0], [12.5, -12.5, 22.5, 20])
-    # cell 0 itself has weight 0 but always counts with a vanishing weight
-    np.testing.assert_allclose(box[1], [(1 + 5 + 12) / 4, -(1 + 5 + 12) / 4,
-                                        10 + (1 + 5 + 12) / 4, 20], rtol=1e-9)
-    np.testing.assert_allclose(box[2], [3, -3, 13, 20])
-    # radius 2 reaches cell 0 for target 0: (12 + 13 + 5 * 0) / 7
-    wide = chosen_box(cand, np.array([12, 0, 3]), weight, S, radius=2)
-    np.testing.assert_allclose(wide[0, 0], 25 / 7)
 
 
 def test_exclusive_assignment_holds_a_target_that_would_take_a_placed_one():

@@ -95,10 +95,8 @@ def run(redetect: bool, tracker=None, frames: int = 60):
     return tr, tracks
 
 
-@pytest.mark.parametrize("box_vote", [0, 1])
-def test_lost_target_is_found_again_elsewhere_with_its_id(box_vote):
-    tr, tracks = run(True, tracker=load_tracker("default", tracker={
-        "lost_patience": 3, "redetect": True, "box_vote": box_vote}))
+def test_lost_target_is_found_again_elsewhere_with_its_id():
+    tr, tracks = run(redetect=True)
     states = [tk.state for tk in tracks]
     assert TrackState.LOST in states[5:19]
     back = [i + 1 for i, tk in enumerate(tracks) if i + 1 >= 20 and tk.state is TrackState.TRACKED

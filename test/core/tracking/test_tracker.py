@@ -41,9 +41,8 @@ def tracker_factory():
     return lambda **kw: load_tracker("default", **kw)
 
 
-@pytest.mark.parametrize("box_vote", [0, 1])
-def test_tracks_several_targets_in_one_batch(tracker_factory, box_vote):
-    tr = tracker_factory(tracker={"box_vote": box_vote})
+def test_tracks_several_targets_in_one_batch(tracker_factory):
+    tr = tracker_factory()
     n = 3
     ids = tr.init(blob_frame([path(k, 0) for k in range(n)], 0), [box_at(path(k, 0)) for k in range(n)])
     assert ids == [1, 2, 3] and tr.num_targets == 3
