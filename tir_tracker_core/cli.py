@@ -212,7 +212,8 @@ def _add_tracker_args(sp: argparse.ArgumentParser, tracker_help: str, out: str,
 
 
 def _add_variant_arg(sp: argparse.ArgumentParser) -> None:
-    """``--variant`` of eval / bench: our trackers run again with TrackerConfig overrides."""
+    """``--variant`` of eval / bench / probe: our trackers run again with TrackerConfig
+    overrides."""
     sp.add_argument("--variant", type=_parse_variant, action="append", default=[],
                     help="NAME:key=value[,...]: also run each of our --tracker SPECs with "
                     "these TrackerConfig fields, named 'SPEC-NAME NAME' (repeatable), e.g. "
@@ -731,6 +732,7 @@ def _add_probe_command(sub: Any) -> None:
     sp.add_argument("--max-boxes", type=int, default=None, help="use at most N boxes")
     sp.add_argument("--every", type=int, default=15,
                     help="tracking sequences: probe every N-th annotated frame")
+    _add_variant_arg(sp)
     sp.set_defaults(func=cmd_probe)
 
 

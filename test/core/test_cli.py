@@ -94,11 +94,14 @@ def test_probe_prints_table_and_writes_json(shared_data, tmp_path, capsys):
     out = tmp_path / "probe"
     assert main(["probe", str(shared_data / "paired_rgbt/llvip/ir_only_annotated"),
                  "--tracker", "default", "--max-boxes", "2", "--updates", "2",
-                 "--out", str(out)]) == 0
-    assert f"| {DEFAULT} | 2 |" in capsys.readouterr().out
-    (res,) = json.loads((out / "probe.json").read_text())
+                 "--variant", "tight:lr=1.0", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert f"| {DEFAULT} | 2 |" in text and f"| {DEFAULT} tight | 2 |" in text
+    res, tight = json.loads((out / "probe.json").read_text())
     assert res["num_boxes"] == 2 and len(res["log_size_error"]) == 3
-    assert res["template"] is False
+    assert res["template"] is False and tight["tracker"] == f"{DEFAULT} tight"
+    # a size update rate of 1 takes the network's box at once: another size error
+    assert tight["log_size_error"] != res["log_size_error"]
 
 
 def test_probe_from_loose_first_boxes(shared_data, tmp_path, capsys):
