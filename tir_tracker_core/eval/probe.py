@@ -15,8 +15,10 @@ the object, so most of a loose box's size is kept; growth over frames on video (
 away from a loose first box) does not show here and is measured by ``eval --sre``.
 
 Per scale: mean log size error ``log(sqrt(area_pred / area_true))`` (0 = converged; a value
-near ``log(scale)`` means the size was not corrected) and mean IoU. The (image, box) items come
-from :func:`tir_tracker_core.data.stills.load_stills`.
+near ``log(scale)`` means the size was not corrected) and mean IoU. Per target size (``sqrt(w h)``
+of the true box, bins split at ``SIZE_BINS`` px): the number of boxes and their mean IoU over
+the scales, since a tracker's box precision on 10 px drones says little about 60 px people. The
+(image, box) items come from :func:`tir_tracker_core.data.stills.load_stills`.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from ..geometry import box_center, box_from_center
 from .metrics import iou
 
 DEFAULT_SCALES = (0.8, 1.0, 1.25)
+SIZE_BINS = (16.0, 32.0, 64.0)  # target sqrt(w h) in px: < 16, 16-32, 32-64, >= 64
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,9 @@ class ProbeResult:
     log_size_error: tuple[float, ...]  # mean per scale
     iou: tuple[float, ...]  # mean per scale
     template: bool = False  # initialised on the scaled box (a loose first box)
+    size_bins: tuple[float, ...] = SIZE_BINS
+    count_by_size: tuple[int, ...] = ()  # boxes per size bin (len(size_bins) + 1 bins)
+    iou_by_size: tuple[float | None, ...] = ()  # mean IoU over scales per bin, None if empty
 
     @property
     def mean_iou(self) -> float:
@@ -76,9 +82,20 @@ def scale_probe(name: str, make_tracker: Callable[[], object],
                 out = tracker.update(img)[0].box
             err[i, j] = 0.5 * np.log(out[2] * out[3] / (box[2] * box[3]))
             ious[i, j] = iou(np.asarray([out]), box[None])[0]
+    sizes = np.array([np.sqrt(box[2] * box[3]) for _, box in items])
+    bins = np.digitize(sizes, SIZE_BINS)
+    per_box = ious.mean(0)
+    counts = tuple(int((bins == b).sum()) for b in range(len(SIZE_BINS) + 1))
+    by_size = tuple(float(per_box[bins == b].mean()) if n else None for b, n in enumerate(counts))
     return ProbeResult(name, len(items), tuple(float(s) for s in scales),
                        tuple(float(v) for v in err.mean(1)), tuple(float(v) for v in ious.mean(1)),
-                       template)
+                       template, SIZE_BINS, counts, by_size)
+
+
+def _bin_names(edges: Sequence[float]) -> list[str]:
+    cuts = [f"{e:g}" for e in edges]
+    return ([f"< {cuts[0]} px"] + [f"{a}-{b} px" for a, b in zip(cuts, cuts[1:])]
+            + [f">= {cuts[-1]} px"])
 
 
 def markdown_table(results: Sequence[ProbeResult]) -> str:
@@ -90,6 +107,14 @@ def markdown_table(results: Sequence[ProbeResult]) -> str:
         rows.append(f"| {r.tracker} | {r.num_boxes} | "
                     + " | ".join(f"{v:+.3f}" for v in r.log_size_error)
                     + f" | {r.mean_iou:.3f} |")
+    if results[0].count_by_size:
+        rows += ["", "Mean IoU by target size (sqrt(w h) of the true box; boxes in brackets):", "",
+                 "| tracker | " + " | ".join(_bin_names(results[0].size_bins)) + " |",
+                 "|---|" + "---:|" * len(results[0].count_by_size)]
+        for r in results:
+            rows.append(f"| {r.tracker} | " + " | ".join(
+                "-" if v is None else f"{v:.3f} ({n})"
+                for v, n in zip(r.iou_by_size, r.count_by_size)) + " |")
     return "\n".join(rows)
 
 
@@ -100,4 +125,4 @@ def save_json(results: Sequence[ProbeResult], path: Path) -> Path:
     return path
 
 
-__all__ = ["DEFAULT_SCALES", "ProbeResult", "markdown_table", "save_json", "scale_probe"]
+__all__ = ["DEFAULT_SCALES", "SIZE_BINS", "ProbeResult", "markdown_table", "save_json", "scale_probe"]

@@ -31,7 +31,13 @@ def test_probe_separates_a_size_correcting_tracker_from_a_frozen_one(shared_data
     table = markdown_table([good, frozen])
     assert "| nanotrack | 6 |" in table and "| frozen | 6 |" in table
     saved = save_json([good], tmp_path / "probe.json").read_text()
-    assert '"mean_iou"' in saved
+    assert '"mean_iou"' in saved and '"iou_by_size"' in saved
+    # per target size: every box in one bin, the bins' IoUs averaging to the mean
+    assert sum(good.count_by_size) == 6 and len(good.count_by_size) == len(good.size_bins) + 1
+    filled = [(v, n) for v, n in zip(good.iou_by_size, good.count_by_size) if n]
+    assert sum(v * n for v, n in filled) / 6 == pytest.approx(good.mean_iou)
+    assert all(v is None for v, n in zip(good.iou_by_size, good.count_by_size) if not n)
+    assert "Mean IoU by target size" in table and ">= 64 px" in table
 
 
 def test_template_probe_initialises_on_the_scaled_box(shared_data, items):
