@@ -115,12 +115,6 @@ class SamplerConfig:
     ``[-1, 0.3]`` inside a soft ellipse over the target box (the target fades into, or turns
     colder than, its background while the template keeps the old look). Both use a random
     stream of their own, so runs without them draw exactly the samples they drew before.
-    ``small``: the probability that a pair is rendered as if its target were small (a drone,
-    a distant person): the source images are taken ``k`` times smaller, ``k = s / sqrt(w h)``
-    of the template box with ``s`` log-uniform in ``[small_min, small_max]`` pixels (only when
-    ``k < 1``); each crop is area-downsampled to ``side * k`` pixels and bilinearly upsampled
-    back, as the runtime upsamples the few pixels around a tiny target. Both crops and every
-    modality of the pair alike; a random stream of its own (0 = off).
     """
 
     frame_gap: int = 50
@@ -138,19 +132,9 @@ class SamplerConfig:
     cross_modal: float = 0.0
     invert: float = 0.0
     crossover: float = 0.0
-    small: float = 0.0
-    small_min: float = 8.0
-    small_max: float = 32.0
     negative: float = 0.1
     context_amount: float = 0.5
     min_box_size: float = 4.0  # boxes smaller than this (pixels) are never sampled
-
-    def __post_init__(self) -> None:
-        if not 0.0 <= self.small <= 1.0:
-            raise ConfigError(f"sampler.small is a probability, got {self.small}; use 0..1")
-        if not 1.0 <= self.small_min <= self.small_max:
-            raise ConfigError(f"sampler.small_min / small_max must satisfy 1 <= min <= max pixels, "
-                              f"got {self.small_min} / {self.small_max}")
 
 
 @dataclass(frozen=True)

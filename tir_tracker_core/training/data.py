@@ -216,7 +216,6 @@ class _View:
     gain: float
     bias: float
     grey: bool
-    small: float = 1.0  # the source's scale (small-target rendering), 1 = as it is
 
 
 @dataclass(frozen=True)
@@ -383,10 +382,6 @@ class PairSampler:
 
     def _render(self, img: np.ndarray, v: _View, pad: tuple[float, ...]) -> np.ndarray:
         out = crop(img, v.cx, v.cy, v.side, v.out, pad, v.stretch)
-        n = round(v.side * v.small)
-        if n < v.out:  # the same view of a source ``small`` times the size
-            low = cv2.resize(out, (max(n, 1), max(n, 1)), interpolation=cv2.INTER_AREA)
-            out = cv2.resize(low, (v.out, v.out), interpolation=cv2.INTER_LINEAR)
         if v.grey:
             out = _grey3(out)
         if v.blur > 0:
@@ -498,14 +493,6 @@ class PairSampler:
         if rng.random() < cfg.crossover and not negative:
             out["x_tir"] = _crossover(out["x_tir"], box, float(rng.uniform(-1.0, 0.3)))
 
-    @staticmethod
-    def _small(step_rng: np.random.Generator, cfg: SamplerConfig, box: np.ndarray) -> float:
-        """The scale at which a pair's sources are rendered (``small``; 1 = unchanged)."""
-        if cfg.small <= 0 or step_rng.random() >= cfg.small:
-            return 1.0
-        s = math.exp(step_rng.uniform(math.log(cfg.small_min), math.log(cfg.small_max)))
-        return min(1.0, s / max(math.sqrt(float(box[2]) * float(box[3])), 1e-6))
-
     def _crops(self, frames: _FrameCache, pair: _Pair, vz: _View, vx: _View,
                curve: tuple[float, float, float] | None, visible: bool,
                cross: str = "") -> dict[str, Any]:
@@ -554,9 +541,6 @@ class PairSampler:
                         flip, grey, stretch, cfg, area=self.template_context)
         vx = self._view(rng, bx, self.instance, cfg.search_shift, cfg.search_scale,
                         flip, grey, stretch, cfg)
-        if cfg.small > 0:  # its own stream, as the polarity augmentations
-            k = self._small(np.random.default_rng([self.seed, step, index, 4]), cfg, bz)
-            vz, vx = dataclasses.replace(vz, small=k), dataclasses.replace(vx, small=k)
         visible = self._visible_as_thermal(step, index, cfg)
         cross = "" if visible else self._cross_modal(step, index, cfg, pair)
         out = self._crops(frames, pair, vz, vx, self._tone(rng, cfg), visible, cross)

@@ -1,6 +1,5 @@
 """``kind: detections`` training sources (labelled still thermal images as static pairs), the
-per-source ``augment`` settings, polarity inversion, thermal crossover and small-target
-rendering."""
+per-source ``augment`` settings, polarity inversion and thermal crossover."""
 
 from __future__ import annotations
 
@@ -164,31 +163,6 @@ def test_augment_applies_to_its_own_source_only(coco: Path, tiny_cfg):
     glob = PairSampler(ClipSet([_src(coco)]), SamplerConfig(negative=0.0, invert=1.0), tiny_cfg,
                        seed=2)
     np.testing.assert_allclose(glob.sample(5, 1)["x_tir"], 255.0 - a["x_tir"])
-
-
-def test_small_target_rendering_blurs_the_crops_not_the_label(coco: Path, tiny_cfg):
-    base = SamplerConfig(negative=0.0, blur=0.0, color=0.0)
-    plain = PairSampler(ClipSet([_src(coco)]), base, tiny_cfg, seed=2)
-    small = PairSampler(ClipSet([_src(coco)]),
-                        SamplerConfig(negative=0.0, blur=0.0, color=0.0, small=1.0, small_min=4.0,
-                                      small_max=5.0), tiny_cfg, seed=2)
-    for i in range(4):
-        a, b = plain.sample(3, i), small.sample(3, i)
-        np.testing.assert_array_equal(a["box"], b["box"])  # the same geometry
-        for k in ("z_tir", "x_tir"):
-            # a 4-5 px target: the crop keeps its mean and loses its fine detail
-            assert abs(float(a[k].mean()) - float(b[k].mean())) < 3.0
-            detail = [np.abs(cv2.Laplacian(c[k][0], cv2.CV_32F)).mean() for c in (a, b)]
-            assert detail[1] < 0.75 * detail[0], detail
-    # off (the default) draws exactly the samples of a sampler without the setting
-    off = PairSampler(ClipSet([_src(coco)]), SamplerConfig(negative=0.0, blur=0.0, color=0.0,
-                                                           small=0.0), tiny_cfg, seed=2)
-    for k, v in off.sample(3, 1).items():
-        np.testing.assert_array_equal(v, plain.sample(3, 1)[k])
-    with pytest.raises(ConfigError, match="small"):
-        SamplerConfig(small=1.5)
-    with pytest.raises(ConfigError, match="small_min"):
-        SamplerConfig(small_min=20.0, small_max=10.0)
 
 
 def test_augment_keys_are_validated(coco: Path, tmp_path: Path):
