@@ -125,4 +125,5 @@ def save_json(results: Sequence[ProbeResult], path: Path) -> Path:
     return path
 
 
-__all__ = ["DEFAULT_SCALES", "SIZE_BINS", "ProbeResult", "markdown_table", "save_json", "scale_probe"]
+__all__ = ["DEFAULT_SCALES", "SIZE_BINS", "ProbeResult", "markdown_table", "save_json",
+           "scale_probe"]
